@@ -1,0 +1,86 @@
+"""cnndsl: a small text language for convolutional networks.
+
+>>> import cnndsl
+>>> m = cnndsl.parse("input 28x28x1; conv 8 3x3 relu same; flatten; dense 10")
+>>> m.output_shape, m.total_params
+((10,), 62810)
+
+Importing cnndsl never imports TensorFlow or torch.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .check import check as _check
+from .errors import CnnDslError, Diagnostic, Span
+from .ir import SCHEMA, Model, Node
+from .layers import REGISTRY, Layer, Weight
+from .parser import normalize_newlines, parse_statements
+
+__all__ = [
+    "REGISTRY",
+    "SCHEMA",
+    "CnnDslError",
+    "Diagnostic",
+    "Layer",
+    "Model",
+    "Node",
+    "Span",
+    "Weight",
+    "load",
+    "parse",
+]
+__version__ = "0.1.0"
+
+
+def parse(text: str, filename: str = "<string>") -> Model:
+    """Parse and check a model; raise :class:`CnnDslError` listing every problem found."""
+    text = normalize_newlines(text)
+    if "\x00" in text:
+        raise CnnDslError(
+            [Diagnostic("this is a binary file, not a cnndsl model", Span.point(1, 1))],
+            filename,
+            "",
+        )
+    statements, syntax = parse_statements(text)
+    return _check(statements, syntax, filename, text)
+
+
+def load(path: str | os.PathLike[str]) -> Model:
+    """Read a ``.cnn`` file (UTF-8) and :func:`parse` it; unreadable files raise CnnDslError."""
+    name = os.fspath(path)
+    return parse(read_source(name), name)
+
+
+def read_source(path: str) -> str:
+    """The file's text, or a CnnDslError that says why it cannot be read."""
+
+    def fail(msg: str, span: Span | None = None) -> CnnDslError:
+        return CnnDslError([Diagnostic(msg, span)], path, "")
+
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise fail("no such file") from None
+    except IsADirectoryError:
+        raise fail("is a directory, not a model file") from None
+    except PermissionError:
+        raise fail("permission denied") from None
+    except OSError as exc:
+        raise fail(f"cannot read: {exc.strerror or exc}") from None
+    return decode_source(data, path)
+
+
+def decode_source(data: bytes, path: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        msg = f"not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be decoded"
+        if b"\x00" in data[:1024]:
+            msg = "this is a binary file, not a cnndsl model"
+        raise CnnDslError([Diagnostic(msg, Span.point(line, col))], path, "") from None

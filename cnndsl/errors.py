@@ -1,0 +1,109 @@
+"""One error type for everything a user can get wrong, rendered like a compiler.
+
+Every problem in a model is a :class:`Diagnostic` with a :class:`Span`; a failed
+parse or check raises one :class:`CnnDslError` carrying all of them, so that a
+file with several independent mistakes reports them all at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A region of the source: 1-based line and column, end column exclusive."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    @classmethod
+    def point(cls, line: int = 1, column: int = 1) -> Span:
+        return cls(line, column, line, column + 1)
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "line": self.line,
+            "column": self.column,
+            "end_line": self.end_line,
+            "end_column": self.end_column,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A secondary location that explains the main one ("first input here")."""
+
+    message: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    message: str
+    span: Span | None
+    hint: str | None = None
+    notes: tuple[Note, ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "severity": "error",
+            "message": self.message,
+            "span": self.span.to_dict() if self.span else None,
+            "hint": self.hint,
+            "notes": [{"message": n.message, "span": n.span.to_dict()} for n in self.notes],
+        }
+
+
+@dataclass
+class CnnDslError(Exception):
+    """The library's only exception: one or more diagnostics about one source."""
+
+    diagnostics: list[Diagnostic]
+    filename: str = "<string>"
+    source: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.diagnostics[0].message if self.diagnostics else "error")
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def render(self) -> str:
+        """``file:line:col: error: msg``, the source line, a caret under the token, a hint."""
+        lines = self.source.splitlines() if self.source is not None else []
+        return "\n".join(render_diagnostic(d, self.filename, lines) for d in self.diagnostics)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"file": self.filename, "errors": [d.to_dict() for d in self.diagnostics]}
+
+
+def _excerpt(span: Span, lines: list[str]) -> list[str]:
+    if not 1 <= span.line <= len(lines):
+        return []
+    text = lines[span.line - 1]
+    start = min(span.column - 1, len(text))
+    end = span.end_column - 1 if span.end_line == span.line else len(text)
+    width = max(1, min(end, len(text)) - start)
+    gutter = str(span.line)
+    # Reuse the line's own tabs so that the caret lines up in any editor.
+    lead = "".join(ch if ch == "\t" else " " for ch in text[:start])
+    return [
+        f" {gutter} | {text}",
+        f" {' ' * len(gutter)} | {lead}^{'~' * (width - 1)}",
+    ]
+
+
+def render_diagnostic(diag: Diagnostic, filename: str, lines: list[str]) -> str:
+    where = f"{filename}:{diag.span.line}:{diag.span.column}" if diag.span else filename
+    out = [f"{where}: error: {diag.message}"]
+    if diag.span:
+        out += _excerpt(diag.span, lines)
+    for note in diag.notes:
+        out.append(f"{filename}:{note.span.line}:{note.span.column}: note: {note.message}")
+        out += _excerpt(note.span, lines)
+    if diag.hint:
+        out.append(f"  hint: {diag.hint}")
+    return "\n".join(out)
