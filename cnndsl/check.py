@@ -103,8 +103,10 @@ class _Checker:
             layer, spans, name = bound
             node = self.make_node(st, layer, (current,), spans, name)
             current, known = node, node is not None
-        if self.input_stmt is None and not self.missing_input_reported:
-            if any(s is not None for s in self.statements) or self.diags:
+        if None in self.statements:
+            pass  # a statement with a syntax error may have been the input
+        elif self.input_stmt is None and not self.missing_input_reported:
+            if self.statements or self.diags:
                 self.error("the model has no input statement", Span.point(1, 1),
                            hint="add a line such as `input 28x28x1` at the top")
             else:
@@ -146,11 +148,16 @@ class _Checker:
         spans: dict[str, Span] = {}
         ok = True
         free = [s for s in specs.values() if s.positional and s.name not in values]
-        for v in st.args:
+        args = list(st.args)
+        while args:
+            v = args.pop(0)
             target = next((s for s in free if s.name not in values and s.type.accepts(v)), None)
             if target is None:
-                self.positional_error(st, entry, v, values, spans, free)
+                nxt = args[0] if args else None
+                self.positional_error(st, entry, v, values, spans, free, nxt)
                 ok = False
+                if v.kind == "name" and v.value in specs and args:
+                    args.pop(0)  # `stride 2` meant `stride=2`: one error, not two
                 continue
             try:
                 values[target.name] = target.type.convert(v)
@@ -215,7 +222,8 @@ class _Checker:
         return layer, spans, name
 
     def positional_error(self, st: Statement, entry: Entry, v: Value, values: dict[str, Any],
-                         spans: dict[str, Span], free: list[OptSpec]) -> None:
+                         spans: dict[str, Span], free: list[OptSpec],
+                         nxt: Value | None) -> None:
         kw = st.keyword
         taken = next((s for s in free if s.name in values and s.type.accepts(v)), None)
         if taken is not None:
@@ -252,7 +260,9 @@ class _Checker:
     def option_error(self, spec: OptSpec, exc: OptionError, v: Value) -> None:
         span = (exc.value or v).span
         msg = exc.message
-        if not msg.startswith("unknown"):
+        if msg.startswith("must"):
+            msg = f"{spec.name} {msg}"
+        elif not msg.startswith("unknown"):
             msg = f"{spec.name}: {msg}"
         self.error(msg, span, exc.hint)
 

@@ -290,7 +290,7 @@ def window_out(
         if o < 1:
             sub = f"{k}" if d == 1 else f"{d * (k - 1) + 1}"
             arith = (
-                f"({n} + {pb + pa} - {reach}) // {s} + 1 = {o}"
+                f"({n} + {pb + pa} - {k}) // {s} + 1 = {o}"
                 if d == 1
                 else f"({n} + {pb + pa} - {d}*({k}-1) - 1) // {s} + 1 = {o}"
             )

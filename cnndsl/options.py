@@ -132,7 +132,7 @@ class SizeT(OptType):
         else:
             raise self.fail(v)
         if any(d < 1 for d in dims):
-            raise OptionError(f"sizes must be positive, found {v.text()}", None, v)
+            raise OptionError(f"must be positive, found {v.text()}", None, v)
         return dims
 
 
