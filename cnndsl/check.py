@@ -236,7 +236,7 @@ class _Checker:
             word = str(v.value)
             if word in entry.cls.options():
                 self.error(f"'{word}' is an option of {kw} and needs a value", v.span,
-                           hint=f"write {word}=VALUE")
+                           hint=f"write {word}={nxt.text() if nxt else 'VALUE'}")
                 return
             words = [c for s in free for c in getattr(s.type, "choices", ())]
             nouns = " or ".join(getattr(s.type, "noun", s.name) for s in free

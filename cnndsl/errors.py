@@ -81,6 +81,8 @@ class CnnDslError(Exception):
 
 
 def _excerpt(span: Span, lines: list[str]) -> list[str]:
+    if span.line == len(lines) + 1:
+        lines = [*lines, ""]  # an empty file, or the end of the last line
     if not 1 <= span.line <= len(lines):
         return []
     text = lines[span.line - 1]

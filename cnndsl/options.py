@@ -203,7 +203,7 @@ class PadT(OptType):
         else:
             raise self.fail(v)
         if any(p < 0 for p in out):
-            raise OptionError(f"padding must not be negative, found {v.text()}", None, v)
+            raise OptionError(f"must not be negative, found {v.text()}", None, v)
         return out
 
 

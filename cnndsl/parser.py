@@ -307,14 +307,16 @@ def _syntax_diagnostic(exc: UnexpectedInput, piece: str, line: int, col: int) ->
     assert isinstance(exc, UnexpectedToken)
     tok = exc.token
     expected = set(exc.expected) - {"$END"} if tok.type != "$END" else set(exc.expected)
-    if tok.type == "$END":
-        # Lark places $END on the last token; point just past it instead.
-        last = piece.rstrip()
-        ln = last.count("\n") + 1
-        c = len(last) - (last.rfind("\n") + 1) + 1
-        span = at(ln, c)
+    if tok.type in ("$END", "_SEP"):
+        # Point just past the last word of the statement, not after a comment.
+        before = piece[: tok.start_pos] if tok.type == "_SEP" else piece
+        lines = before.split("\n")
+        while len(lines) > 1 and not lines[-1].split("#", 1)[0].strip():
+            lines.pop()
+        last = lines[-1].split("#", 1)[0].rstrip()
+        span = at(len(lines), len(last) + 1)
     else:
-        span = at(tok.line, tok.column, max(1, len(str(tok).split("\n")[0])))  # type: ignore[arg-type]
+        span = at(tok.line, tok.column, max(1, len(str(tok))))  # type: ignore[arg-type]
     exp = _expected(expected)
     if tok.type == "EQUAL":
         return Diagnostic("'=' must follow an option name, as in stride=2", span)

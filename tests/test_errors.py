@@ -1,0 +1,43 @@
+"""Every bad model in tests/errors/ gets its hand-written diagnostics, with a caret, exit 1.
+
+Each ``NAME.cnn`` sits beside ``NAME.expected``: the ``file:line:col: error: ...``
+lines (and notes and hints) a user must see. Columns were counted by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from cnndsl.cli import main
+
+HERE = Path(__file__).parent / "errors"
+CASES = sorted(p.stem for p in HERE.glob("*.cnn"))
+LOCATION = re.compile(r"^[\w.]+\.cnn:\d+:\d+: error: ", re.M)
+
+
+def test_enough_cases() -> None:
+    assert len(CASES) >= 25
+    for name in CASES:
+        assert (HERE / f"{name}.expected").exists(), name
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_error_case(name: str, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
+    monkeypatch.chdir(HERE)
+    status = main(["check", f"{name}.cnn"])
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert out == ""
+    assert "Traceback" not in err
+    got = [line.strip() for line in err.splitlines()]
+    expected = (HERE / f"{name}.expected").read_text().splitlines()
+    for line in expected:
+        assert line.strip() in got, f"missing {line!r} in:\n{err}"
+    # exactly as many errors as expected: none missed, none spurious
+    n_expected = sum(1 for line in expected if ": error: " in line)
+    assert len(LOCATION.findall(err)) == n_expected, err
+    # every error shows its source line and a caret under the token
+    assert re.search(r"^\s+\| *\^", err, re.M), err
