@@ -46,8 +46,9 @@ class _Checker:
         }
         self.counters: dict[str, int] = {}
 
-    def error(self, message: str, span: Span | None, hint: str | None = None,
-              notes: tuple[Note, ...] = ()) -> None:
+    def error(
+        self, message: str, span: Span | None, hint: str | None = None, notes: tuple[Note, ...] = ()
+    ) -> None:
         self.diags.append(Diagnostic(message, span, hint, notes))
 
     # ------------------------------------------------------------ main loop
@@ -107,12 +108,18 @@ class _Checker:
             pass  # a statement with a syntax error may have been the input
         elif self.input_stmt is None and not self.missing_input_reported:
             if self.statements or self.diags:
-                self.error("the model has no input statement", Span.point(1, 1),
-                           hint="add a line such as `input 28x28x1` at the top")
+                self.error(
+                    "the model has no input statement",
+                    Span.point(1, 1),
+                    hint="add a line such as `input 28x28x1` at the top",
+                )
             else:
-                self.error("the model is empty", Span.point(1, 1),
-                           hint="a model is an input and layers, for example: "
-                           "input 28x28x1; conv 8 3x3 relu; flatten; dense 10 softmax")
+                self.error(
+                    "the model is empty",
+                    Span.point(1, 1),
+                    hint="a model is an input and layers, for example: "
+                    "input 28x28x1; conv 8 3x3 relu; flatten; dense 10 softmax",
+                )
         return self.nodes
 
     # ------------------------------------------------------------ statements
@@ -127,8 +134,11 @@ class _Checker:
             self.error(exc.message, st.args[0].span, exc.hint)
             return
         if self.model_name is not None:
-            self.error("the model is already named", st.keyword_span,
-                       notes=(Note(f"named '{self.model_name[0]}' here", self.model_name[1]),))
+            self.error(
+                "the model is already named",
+                st.keyword_span,
+                notes=(Note(f"named '{self.model_name[0]}' here", self.model_name[1]),),
+            )
             return
         self.model_name = (name, st.args[0].span)
 
@@ -170,8 +180,11 @@ class _Checker:
         for o in st.options:
             if o.key == "name":
                 if name_span is not None:
-                    self.error("name is given twice", o.key_span,
-                               notes=(Note("first given here", name_span),))
+                    self.error(
+                        "name is given twice",
+                        o.key_span,
+                        notes=(Note("first given here", name_span),),
+                    )
                     continue
                 name_span = o.span
                 try:
@@ -188,8 +201,11 @@ class _Checker:
                 self.error(f"unknown option '{o.key}' for {st.keyword}", o.key_span, hint=hint)
                 continue
             if o.key in spans:
-                self.error(f"{o.key} is given twice", o.key_span,
-                           notes=(Note("first given here", spans[o.key]),))
+                self.error(
+                    f"{o.key} is given twice",
+                    o.key_span,
+                    notes=(Note("first given here", spans[o.key]),),
+                )
                 continue
             try:
                 values[o.key] = spec.type.convert(o.value)
@@ -201,8 +217,11 @@ class _Checker:
             missing = [s for s in specs.values() if s.required and s.name not in values]
             if missing:
                 what = " and ".join(f"{s.name} ({s.type.describe()})" for s in missing)
-                self.error(f"{st.keyword} needs {what}", st.keyword_span,
-                           hint=f"for example: {cls.EXAMPLE}")
+                self.error(
+                    f"{st.keyword} needs {what}",
+                    st.keyword_span,
+                    hint=f"for example: {cls.EXAMPLE}",
+                )
                 ok = False
         if not ok:
             return None
@@ -215,47 +234,74 @@ class _Checker:
         if name is not None:
             assert name_span is not None
             if name in self.names:
-                self.error(f"the name '{name}' is already taken", name_span,
-                           notes=(Note("first used here", self.names[name]),))
+                self.error(
+                    f"the name '{name}' is already taken",
+                    name_span,
+                    notes=(Note("first used here", self.names[name]),),
+                )
             else:
                 self.names[name] = name_span
         return layer, spans, name
 
-    def positional_error(self, st: Statement, entry: Entry, v: Value, values: dict[str, Any],
-                         spans: dict[str, Span], free: list[OptSpec],
-                         nxt: Value | None) -> None:
+    def positional_error(
+        self,
+        st: Statement,
+        entry: Entry,
+        v: Value,
+        values: dict[str, Any],
+        spans: dict[str, Span],
+        free: list[OptSpec],
+        nxt: Value | None,
+    ) -> None:
         kw = st.keyword
         taken = next((s for s in free if s.name in values and s.type.accepts(v)), None)
         if taken is not None:
-            note = (Note(f"{taken.name} given here", spans[taken.name]),) if taken.name in spans \
+            note = (
+                (Note(f"{taken.name} given here", spans[taken.name]),)
+                if taken.name in spans
                 else ()
-            self.error(f"{kw} already has its {taken.name}; {v.text()} is one too many",
-                       v.span, notes=note)
+            )
+            self.error(
+                f"{kw} already has its {taken.name}; {v.text()} is one too many", v.span, notes=note
+            )
             return
         if v.kind == "name":
             word = str(v.value)
             if word in entry.cls.options():
-                self.error(f"'{word}' is an option of {kw} and needs a value", v.span,
-                           hint=f"write {word}={nxt.text() if nxt else 'VALUE'}")
+                self.error(
+                    f"'{word}' is an option of {kw} and needs a value",
+                    v.span,
+                    hint=f"write {word}={nxt.text() if nxt else 'VALUE'}",
+                )
                 return
             words = [c for s in free for c in getattr(s.type, "choices", ())]
-            nouns = " or ".join(getattr(s.type, "noun", s.name) for s in free
-                                if getattr(s.type, "choices", ()))
+            nouns = " or ".join(
+                getattr(s.type, "noun", s.name) for s in free if getattr(s.type, "choices", ())
+            )
             hint = did_you_mean(word, words)
             if nouns:
-                self.error(f"unknown {nouns} '{word}' for {kw}", v.span,
-                           hint=hint or "expected one of " + ", ".join(words))
+                self.error(
+                    f"unknown {nouns} '{word}' for {kw}",
+                    v.span,
+                    hint=hint or "expected one of " + ", ".join(words),
+                )
             else:
-                self.error(f"{kw} takes no word like '{word}' here", v.span,
-                           hint=f"for example: {entry.cls.EXAMPLE}")
+                self.error(
+                    f"{kw} takes no word like '{word}' here",
+                    v.span,
+                    hint=f"for example: {entry.cls.EXAMPLE}",
+                )
             return
         if free:
             takes = ", ".join(f"{s.name} ({s.type.describe()})" for s in free)
             hint = "write other options as key=value, e.g. stride=2"
             self.error(f"unexpected {v.text()}: {kw} takes {takes}", v.span, hint=hint)
         else:
-            self.error(f"{kw} takes no positional values; {v.text()} is unexpected", v.span,
-                       hint=f"for example: {entry.cls.EXAMPLE}")
+            self.error(
+                f"{kw} takes no positional values; {v.text()} is unexpected",
+                v.span,
+                hint=f"for example: {entry.cls.EXAMPLE}",
+            )
 
     def option_error(self, spec: OptSpec, exc: OptionError, v: Value) -> None:
         span = (exc.value or v).span
@@ -279,8 +325,14 @@ class _Checker:
                 self.counters[keyword] = n
                 return name
 
-    def make_node(self, st: Statement, layer: Layer, inputs: tuple[Node, ...],
-                  spans: dict[str, Span], name: str | None) -> Node | None:
+    def make_node(
+        self,
+        st: Statement,
+        layer: Layer,
+        inputs: tuple[Node, ...],
+        spans: dict[str, Span],
+        name: str | None,
+    ) -> Node | None:
         shapes: tuple[Shape, ...] = tuple(n.shape for n in inputs)
         try:
             bound = layer.bind(shapes)
@@ -292,8 +344,9 @@ class _Checker:
             return None
         if name is None:
             name = self.auto_name(st.keyword)
-        node = Node(name, bound, tuple(n.name for n in inputs), shape, weights, macs, st.span,
-                    st.keyword)
+        node = Node(
+            name, bound, tuple(n.name for n in inputs), shape, weights, macs, st.span, st.keyword
+        )
         self.nodes.append(node)
         return node
 
@@ -306,8 +359,9 @@ def default_model_name(filename: str) -> str:
     return ident if ident[0].isalpha() else f"model_{ident}"
 
 
-def check(statements: list[Statement | None], syntax: list[Diagnostic], filename: str,
-          source: str) -> Model:
+def check(
+    statements: list[Statement | None], syntax: list[Diagnostic], filename: str, source: str
+) -> Model:
     checker = _Checker(filename, statements)
     nodes = checker.run()
     diags = [*syntax, *checker.diags]

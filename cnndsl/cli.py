@@ -139,8 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: cnndsl summary examples/lenet5.cnn",
     )
     s.add_argument("file", metavar="FILE", help="model file ('-' reads stdin)")
-    s.add_argument("--json", action="store_true", help="print the model as JSON "
-                   "(cnndsl.model/1)")
+    s.add_argument("--json", action="store_true", help="print the model as JSON (cnndsl.model/1)")
     s.set_defaults(func=cmd_summary)
     return p
 

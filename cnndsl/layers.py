@@ -23,7 +23,6 @@ from .options import (
     ChoiceT,
     FloatT,
     IntT,
-    NameT,
     OptType,
     PadT,
     ShapeT,
@@ -234,9 +233,7 @@ def fit_rank(kind: str, name: str, value: tuple[int, ...], rank: int) -> tuple[i
     )
 
 
-def resolve_pad(
-    kind: str, pad: tuple[int, ...], rank: int
-) -> tuple[tuple[int, int], ...]:
+def resolve_pad(kind: str, pad: tuple[int, ...], rank: int) -> tuple[tuple[int, int], ...]:
     """Explicit padding as written -> one (before, after) pair per spatial axis."""
     if len(pad) == 1:
         return ((pad[0], pad[0]),) * rank
@@ -295,8 +292,7 @@ def window_out(
                 else f"({n} + {pb + pa} - {d}*({k}-1) - 1) // {s} + 1 = {o}"
             )
             raise LayerError(
-                f"{kernel_field} {fmt_shape(kernel)} does not fit the {axis} of the input: "
-                f"{arith}",
+                f"{kernel_field} {fmt_shape(kernel)} does not fit the {axis} of the input: {arith}",
                 field=kernel_field,
                 hint=f"the {axis} is {n} with {pb + pa} padding, the window spans {sub}; "
                 "use a smaller window, padding 'same', or fewer pooling layers before it",
@@ -318,8 +314,9 @@ class Input(Layer):
     EXAMPLE: ClassVar[str] = "input 28x28x1"
     SUMMARY: ClassVar[str] = "the model's input shape, channels last, batch implied"
 
-    shape: Shape = opt(ShapeT(), doc="H x W x C (image), L x C (sequence) or N (vector)",
-                       positional=True)
+    shape: Shape = opt(
+        ShapeT(), doc="H x W x C (image), L x C (sequence) or N (vector)", positional=True
+    )
 
     def check_options(self) -> None:
         if len(self.shape) > 3:
@@ -345,16 +342,17 @@ class Conv(Layer):
     filters: int = opt(IntT(1), doc="output channels", positional=True)
     kernel: tuple[int, ...] = opt(SizeT(), doc="window size: 3 (square) or 3x5", positional=True)
     activation: str = opt(ACTIVATION, "linear", "applied to the output", positional=True)
-    padding: str = opt(PADDING, "valid", "valid, same or full (see padding rules)",
-                       positional=True)
+    padding: str = opt(PADDING, "valid", "valid, same or full (see padding rules)", positional=True)
     stride: tuple[int, ...] = opt(SizeT(), (1,), "step of the window: 2 or 2x1")
     dilation: tuple[int, ...] = opt(SizeT(), (1,), "spacing of the kernel taps")
     groups: int = opt(IntT(1), 1, "split channels into groups; must divide in and out channels")
     bias: bool = opt(BoolT(), True, "add a learned bias per filter")
     pad: tuple[int, ...] | None = opt(PadT(), None, "explicit zero padding instead of padding=")
-    weights: Tensor | None = opt(TensorT(), None,
-                                 "fixed kernel values, kh x kw (one filter on one channel) "
-                                 "or kh x kw x in x out")
+    weights: Tensor | None = opt(
+        TensorT(),
+        None,
+        "fixed kernel values, kh x kw (one filter on one channel) or kh x kw x in x out",
+    )
 
     def check_options(self) -> None:
         _check_pad_mode(self.padding, self.pad)
@@ -401,8 +399,9 @@ class Conv(Layer):
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         (x,) = inputs
-        sizes = window_out("conv", x[:-1], self.kernel, self.stride, self.dilation,
-                           self.pads(), "kernel")
+        sizes = window_out(
+            "conv", x[:-1], self.kernel, self.stride, self.dilation, self.pads(), "kernel"
+        )
         return (*sizes, self.filters)
 
     def weight_specs(self, inputs: tuple[Shape, ...]) -> tuple[Weight, ...]:
@@ -492,8 +491,9 @@ class Pool(Layer):
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         (x,) = inputs
         assert self.stride is not None
-        sizes = window_out("pool", x[:-1], self.size, self.stride, (1,) * len(self.size),
-                           self.pads(), "size")
+        sizes = window_out(
+            "pool", x[:-1], self.size, self.stride, (1,) * len(self.size), self.pads(), "size"
+        )
         return (*sizes, x[-1])
 
 
@@ -551,8 +551,9 @@ class Dropout(Layer):
     EXAMPLE: ClassVar[str] = "dropout 0.5"
     SUMMARY: ClassVar[str] = "zeroes a fraction of inputs in training; identity at inference"
 
-    rate: float = opt(FloatT(0.0, 1.0, hi_open=True), doc="fraction dropped, in [0, 1)",
-                      positional=True)
+    rate: float = opt(
+        FloatT(0.0, 1.0, hi_open=True), doc="fraction dropped, in [0, 1)", positional=True
+    )
 
 
 @register("batchnorm")
@@ -564,11 +565,15 @@ class BatchNorm(Layer):
     EXAMPLE: ClassVar[str] = "batchnorm"
     SUMMARY: ClassVar[str] = "per-channel normalisation: gamma, beta, moving mean and variance"
 
-    eps: float = opt(FloatT(0.0, lo_open=True), BATCHNORM_EPS,
-                     "added to the variance before the square root")
-    momentum: float = opt(FloatT(0.0, 1.0), BATCHNORM_MOMENTUM,
-                          "weight of the new batch statistic in the moving average "
-                          "(PyTorch's convention; Keras' momentum is 1 - this)")
+    eps: float = opt(
+        FloatT(0.0, lo_open=True), BATCHNORM_EPS, "added to the variance before the square root"
+    )
+    momentum: float = opt(
+        FloatT(0.0, 1.0),
+        BATCHNORM_MOMENTUM,
+        "weight of the new batch statistic in the moving average "
+        "(PyTorch's convention; Keras' momentum is 1 - this)",
+    )
 
     def weight_specs(self, inputs: tuple[Shape, ...]) -> tuple[Weight, ...]:
         c = inputs[0][-1]
@@ -589,8 +594,9 @@ class ZeroPad(Layer):
     EXAMPLE: ClassVar[str] = "zeropad 1"
     SUMMARY: ClassVar[str] = "zero padding of the spatial axes"
 
-    pad: tuple[int, ...] = opt(PadT(), doc="1, 1x2, (before, after) or (top, bottom, left, right)",
-                               positional=True)
+    pad: tuple[int, ...] = opt(
+        PadT(), doc="1, 1x2, (before, after) or (top, bottom, left, right)", positional=True
+    )
 
     def bind(self, inputs: tuple[Shape, ...]) -> ZeroPad:
         r = spatial_rank("zeropad", inputs[0])
@@ -613,18 +619,24 @@ class Activation(Layer):
     SUMMARY: ClassVar[str] = "an element-wise activation (softmax: over the channel axis)"
 
     fn: str = opt(ACTIVATION, doc="the function", positional=True)
-    alpha: float | None = opt(FloatT(), None,
-                              f"leaky_relu slope for x < 0 (default {LEAKY_RELU_ALPHA}) or elu "
-                              f"scale (default {ELU_ALPHA})", positional=True)
-    approximate: bool | None = opt(BoolT(), None, "gelu: tanh approximation instead of erf "
-                                   "(default false)")
+    alpha: float | None = opt(
+        FloatT(),
+        None,
+        f"leaky_relu slope for x < 0 (default {LEAKY_RELU_ALPHA}) or elu "
+        f"scale (default {ELU_ALPHA})",
+        positional=True,
+    )
+    approximate: bool | None = opt(
+        BoolT(), None, "gelu: tanh approximation instead of erf (default false)"
+    )
 
     def check_options(self) -> None:
         if self.alpha is not None and self.fn not in ("leaky_relu", "elu"):
             raise LayerError(f"{self.fn} has no alpha; only leaky_relu and elu do", field="alpha")
         if self.approximate is not None and self.fn != "gelu":
-            raise LayerError(f"{self.fn} has no approximate option; only gelu does",
-                             field="approximate")
+            raise LayerError(
+                f"{self.fn} has no approximate option; only gelu does", field="approximate"
+            )
 
     def bind(self, inputs: tuple[Shape, ...]) -> Activation:
         alpha = self.alpha

@@ -157,9 +157,7 @@ class ChoiceT(OptType):
     def convert(self, v: Value) -> str:
         if v.kind != "name" or v.value not in self.choices:
             hint = did_you_mean(str(v.value), self.choices) if v.kind == "name" else None
-            raise OptionError(
-                f"unknown {self.noun} '{v.text()}'; expected {self.what}", hint, v
-            )
+            raise OptionError(f"unknown {self.noun} '{v.text()}'; expected {self.what}", hint, v)
         return v.value  # type: ignore[return-value]
 
 

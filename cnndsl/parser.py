@@ -232,8 +232,12 @@ def _shift_statement(s: Statement, dl: int, dc: int) -> Statement:
         _shift(s.keyword_span, dl, dc),
         tuple(_shift_value(a, dl, dc) for a in s.args),
         tuple(
-            Option(o.key, _shift(o.key_span, dl, dc), _shift_value(o.value, dl, dc),
-                   _shift(o.span, dl, dc))
+            Option(
+                o.key,
+                _shift(o.key_span, dl, dc),
+                _shift_value(o.value, dl, dc),
+                _shift(o.span, dl, dc),
+            )
             for o in s.options
         ),
         _shift(s.span, dl, dc),
@@ -269,7 +273,7 @@ def _found(tok: Token) -> str:
 def _expected(names: set[str]) -> str:
     names = set(names)
     words = []
-    if _VALUE_TERMINALS <= names:
+    if names >= _VALUE_TERMINALS:
         words.append("a value")
         names -= _VALUE_TERMINALS
     words += sorted(_WORDS.get(n, repr(n)) for n in names)

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from .errors import Span
-
-Scalar = Union[int, float, str, tuple[int, ...]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,94 @@
+"""The grammar: lexing traps, separators, comments, positions; no layer kinds in it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import cnndsl
+from cnndsl.layers import REGISTRY
+from cnndsl.parser import parse_statements
+
+
+def stmts(text: str):
+    got, errors = parse_statements(text)
+    assert errors == []
+    return got
+
+
+def test_kernel_is_one_token_not_3_then_x3() -> None:
+    (s,) = stmts("conv 64 3x3")
+    assert [(a.kind, a.value) for a in s.args] == [("int", 64), ("dims", (3, 3))]
+    (s,) = stmts("conv x3 3x1")
+    assert [(a.kind, a.value) for a in s.args] == [("name", "x3"), ("dims", (3, 1))]
+
+
+def test_numbers() -> None:
+    (s,) = stmts("f 1 -2 0.5 .5 1e-3 2. 28x28x1")
+    kinds = [(a.kind, a.value) for a in s.args]
+    assert kinds == [
+        ("int", 1),
+        ("int", -2),
+        ("float", 0.5),
+        ("float", 0.5),
+        ("float", 0.001),
+        ("float", 2.0),
+        ("dims", (28, 28, 1)),
+    ]
+
+
+def test_separators_comments_and_blank_lines() -> None:
+    text = "# header; not a statement\n\ninput 8x8x1 ; conv 4 3x3 # c; d\n;;\n  relu\n"
+    assert [s.keyword for s in stmts(text)] == ["input", "conv", "relu"]
+
+
+def test_crlf_and_tabs() -> None:
+    m = cnndsl.parse("input 8x8x1\r\n\tconv 4 3x3\r\n")
+    assert m.node("conv_1").span.line == 2
+    assert m.node("conv_1").span.column == 2
+
+
+def test_positions_are_exact() -> None:
+    (_, s) = stmts("input 8x8x1\n  conv 4 3x3 stride=2")
+    assert (s.keyword_span.line, s.keyword_span.column) == (2, 3)
+    (o,) = s.options
+    assert (o.key_span.column, o.value.span.column, o.value.span.end_column) == (14, 21, 22)
+
+
+def test_newlines_inside_brackets_do_not_end_a_statement() -> None:
+    text = (
+        "input 5x5x1\nconv 1 3x3 bias=false weights=[[-1, -1, -1],\n"
+        "  [-1, 8, -1],\n  [-1, -1, -1]]\nrelu"
+    )
+    m = cnndsl.parse(text)
+    conv = m.node("conv_1").layer
+    assert conv.weights.shape == (3, 3, 1, 1)
+    assert conv.weights.values[4] == 8.0
+    assert [n.keyword for n in m] == ["input", "conv", "relu"]
+
+
+def test_words_like_max_and_same_are_not_reserved() -> None:
+    m = cnndsl.parse("input 8x8x1\nconv 4 3x3 name=same\npool max 2 name=max")
+    assert [n.name for n in m] == ["input", "same", "max"]
+
+
+def test_the_grammar_lists_no_layer_kinds() -> None:
+    grammar = (Path(cnndsl.__file__).parent / "grammars" / "cnndsl.lark").read_text()
+    code = "\n".join(line.split("//")[0] for line in grammar.splitlines())
+    for kw in REGISTRY:
+        assert f'"{kw}"' not in code and f"'{kw}'" not in code, kw
+
+
+def test_syntax_errors_are_all_reported() -> None:
+    with pytest.raises(cnndsl.CnnDslError) as info:
+        cnndsl.parse("input 8x8x1\nconv 4 3x3 stride=\nconv 4 @\nconv 4 3x3relu\n")
+    lines = [d.span.line for d in info.value.diagnostics]
+    assert lines == [2, 3, 4]
+
+
+def test_grammar_loads_from_package_resources() -> None:
+    from importlib import resources
+
+    text = resources.files("cnndsl").joinpath("grammars/cnndsl.lark").read_text("utf-8")
+    assert "_SEP" in text
