@@ -9,6 +9,7 @@ options only, and no error is a consequence of another).
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -20,6 +21,9 @@ from .syntax import Statement, Value
 
 DIRECTIVES = ("model",)
 _NAME = NameT()
+
+
+_positional = functools.cache(lambda entry: entry.positional)
 
 
 def _keywords() -> list[str]:
@@ -157,17 +161,21 @@ class _Checker:
         values: dict[str, Any] = dict(entry.preset)
         spans: dict[str, Span] = {}
         ok = True
-        free = [s for s in specs.values() if s.positional and s.name not in values]
-        args = list(st.args)
+        free = _positional(entry)
+        args = list(reversed(st.args))
         while args:
-            v = args.pop(0)
-            target = next((s for s in free if s.name not in values and s.type.accepts(v)), None)
+            v = args.pop()
+            target = None
+            for s in free:
+                if s.name not in values and s.type.accepts(v):
+                    target = s
+                    break
             if target is None:
-                nxt = args[0] if args else None
-                self.positional_error(st, entry, v, values, spans, free, nxt)
+                nxt = args[-1] if args else None
+                self.positional_error(st, entry, v, values, spans, list(free), nxt)
                 ok = False
                 if v.kind == "name" and v.value in specs and args:
-                    args.pop(0)  # `stride 2` meant `stride=2`: one error, not two
+                    args.pop()  # `stride 2` meant `stride=2`: one error, not two
                 continue
             try:
                 values[target.name] = target.type.convert(v)

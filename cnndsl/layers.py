@@ -100,6 +100,18 @@ def opt(
     return field(default=default, metadata=meta)
 
 
+L_ = TypeVar("L_", bound="Layer")
+
+
+def evolve(layer: L_, **changes: Any) -> L_:
+    """``dataclasses.replace`` without re-running ``__init__``: the checker's hot path
+    (the fields were validated when the layer was first built)."""
+    new = object.__new__(type(layer))
+    new.__dict__.update(layer.__dict__)
+    new.__dict__.update(changes)
+    return new
+
+
 def fmt_shape(shape: Shape) -> str:
     return "x".join(str(d) for d in shape)
 
@@ -176,6 +188,14 @@ class Entry:
     keyword: str
     cls: type[Layer]
     preset: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def positional(self) -> tuple[OptSpec, ...]:
+        """Options this keyword takes by form, in declaration order (presets excluded)."""
+        preset = dict(self.preset)
+        return tuple(
+            s for s in self.cls.options().values() if s.positional and s.name not in preset
+        )
 
 
 REGISTRY: dict[str, Entry] = {}
@@ -388,7 +408,7 @@ class Conv(Layer):
         if weights is not None:
             weights = _fit_weights(weights, k, cin // self.groups, self.filters)
         flat_pads = tuple(p for pair in pads for p in pair)
-        return dataclasses.replace(
+        return evolve(
             self, kernel=k, stride=s, dilation=d, padding=mode, pad=flat_pads, weights=weights
         )
 
@@ -482,7 +502,7 @@ class Pool(Layer):
             pads = auto_pads(self.padding, x[:-1], k, s, (1,) * r)
             mode = self.padding
         flat = tuple(p for pair in pads for p in pair)
-        return dataclasses.replace(self, size=k, stride=s, padding=mode, pad=flat)
+        return evolve(self, size=k, stride=s, padding=mode, pad=flat)
 
     def pads(self) -> tuple[tuple[int, int], ...]:
         assert self.pad is not None
@@ -601,7 +621,7 @@ class ZeroPad(Layer):
     def bind(self, inputs: tuple[Shape, ...]) -> ZeroPad:
         r = spatial_rank("zeropad", inputs[0])
         pads = resolve_pad("zeropad", self.pad, r)
-        return dataclasses.replace(self, pad=tuple(p for pair in pads for p in pair))
+        return evolve(self, pad=tuple(p for pair in pads for p in pair))
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         (x,) = inputs
@@ -645,7 +665,7 @@ class Activation(Layer):
         approximate = self.approximate
         if self.fn == "gelu" and approximate is None:
             approximate = False
-        return dataclasses.replace(self, alpha=alpha, approximate=approximate)
+        return evolve(self, alpha=alpha, approximate=approximate)
 
 
 # The activation keywords preset fn to their own name.

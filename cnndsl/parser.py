@@ -52,6 +52,18 @@ def _join(a: Span, b: Span) -> Span:
     return Span(a.line, a.column, b.end_line, b.end_column)
 
 
+def _scalar(tok: Token) -> Value:
+    kind = tok.type
+    span = Span(tok.line, tok.column, tok.end_line, tok.end_column)  # type: ignore[arg-type]
+    if kind == "INT":
+        return Value("int", int(tok), span)
+    if kind == "NAME":
+        return Value("name", str(tok), span)
+    if kind == "DIMS":
+        return Value("dims", tuple(int(p) for p in tok.split("x")), span)
+    return Value("float", float(tok), span)
+
+
 class _Builder(Transformer):
     """Called by the LALR parser as it reduces: builds the syntax tree directly."""
 
@@ -60,35 +72,34 @@ class _Builder(Transformer):
 
     def stmt(self, children: list) -> Statement:
         kw = children[0]
-        args = tuple(c for c in children[1:] if type(c) is Value)
-        options = tuple(c for c in children[1:] if type(c) is Option)
+        args = []
+        options = []
+        for c in children[1:]:
+            t = type(c)
+            if t is Token:
+                args.append(_scalar(c))
+            elif t is Option:
+                options.append(c)
+            else:
+                args.append(c)
         kspan = _span(kw)
-        end = children[-1].span if len(children) > 1 else kspan
-        return Statement(str(kw), kspan, args, options, _join(kspan, end))
+        if len(children) > 1:
+            last = children[-1]
+            end = _span(last) if type(last) is Token else last.span
+            span = Span(kspan.line, kspan.column, end.end_line, end.end_column)
+        else:
+            span = kspan
+        return Statement(str(kw), kspan, tuple(args), tuple(options), span)
 
     def option(self, children: list) -> Option:
         key, value = children
+        if type(value) is Token:
+            value = _scalar(value)
         kspan = _span(key)
         return Option(str(key), kspan, value, _join(kspan, value.span))
 
-    def int_(self, children: list[Token]) -> Value:
-        (tok,) = children
-        return Value("int", int(tok), _span(tok))
-
-    def float_(self, children: list[Token]) -> Value:
-        (tok,) = children
-        return Value("float", float(tok), _span(tok))
-
-    def dims(self, children: list[Token]) -> Value:
-        (tok,) = children
-        return Value("dims", tuple(int(p) for p in tok.split("x")), _span(tok))
-
-    def name(self, children: list[Token]) -> Value:
-        (tok,) = children
-        return Value("name", str(tok), _span(tok))
-
     def _seq(self, kind: str, children: list) -> Value:
-        items = tuple(c for c in children if type(c) is Value)
+        items = tuple(_scalar(c) if type(c) is Token else c for c in children[1:-1])
         return Value(kind, items, _join(_span(children[0]), _span(children[-1])))
 
     def tuple_(self, children: list) -> Value:

@@ -1,0 +1,123 @@
+"""Parse + check throughput, and cold `cnndsl check` beside building the model in Keras.
+
+    python bench/bench_check.py            # add --quick for a fast smoke run
+
+Prints statements/s on generated models of 1k and 10k layer statements, the
+10k/1k time ratio (10.0 means linear scaling), the cold wall time of
+`cnndsl check examples/vgg16.cnn` (a fresh process, as a user runs it), and, when
+Keras is installed, the cold time of building `keras.applications.VGG16(weights=None)`
+and counting its parameters in a fresh process, with the ratio.
+Targets (issue 3): >= 20k statements/s, linear scaling, cold check <= 0.2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import cnndsl  # noqa: E402
+
+BLOCK = [
+    "conv 8 3x3 relu same",
+    "batchnorm",
+    "conv 8 3 same stride=1 dilation=2 name={name}",
+    "leaky_relu alpha=0.1",
+    "dropout 0.1",
+    "zeropad 1",
+    "pool max 3 stride=1",
+    "conv 8 1x1 bias=false groups=2",
+]
+
+
+def generate(n_layers: int) -> str:
+    """A valid model with ``n_layers`` layer statements (shapes stay 16x16x8)."""
+    lines = ["model bench", "input 16x16x8"]
+    i = 0
+    while len(lines) - 2 < n_layers - 2:
+        lines.append(BLOCK[i % len(BLOCK)].format(name=f"c{i}"))
+        i += 1
+    lines += ["flatten", "dense 10 softmax"]
+    return "\n".join(lines) + "\n"
+
+
+def best_of(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def cold(cmd: list[str], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repeats, no Keras")
+    args = ap.parse_args()
+    repeat = 2 if args.quick else 5
+
+    cnndsl.parse(generate(100))  # warm: grammar loaded once per process
+    results = {}
+    for n in (1_000, 10_000):
+        text = generate(n)
+        model = cnndsl.parse(text)
+        assert len(model.nodes) == n + 1  # + input
+        results[n] = best_of(lambda t=text: cnndsl.parse(t), repeat)
+        print(
+            f"parse+check {n:>6,} layer statements: {results[n] * 1e3:8.1f} ms  "
+            f"{n / results[n]:>9,.0f} statements/s"
+        )
+    print(f"scaling 10k/1k time ratio: {results[10_000] / results[1_000]:.2f} (10.0 = linear)")
+
+    check = [sys.executable, "-m", "cnndsl", "check", "examples/vgg16.cnn"]
+    t_check = cold(check, repeat)
+    t_python = cold([sys.executable, "-c", "pass"], repeat)
+    print(
+        f"cold `cnndsl check examples/vgg16.cnn`: {t_check * 1e3:.0f} ms "
+        f"(of which {t_python * 1e3:.0f} ms is starting Python)"
+    )
+
+    if args.quick:
+        return
+    try:
+        import importlib.util
+
+        has_keras = importlib.util.find_spec("keras") is not None
+    except ValueError:
+        has_keras = False
+    if not has_keras:
+        print("keras not installed: skipping the VGG16 comparison (pip install '.[keras]')")
+        return
+    code = (
+        "import keras; m = keras.applications.VGG16(weights=None); "
+        "assert m.count_params() == 138357544"
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=env)
+        times.append(time.perf_counter() - t0)
+    t_keras = statistics.median(times)
+    print(f"cold keras.applications.VGG16(weights=None).count_params(): {t_keras * 1e3:.0f} ms")
+    print(f"ratio keras / cnndsl check: {t_keras / t_check:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
