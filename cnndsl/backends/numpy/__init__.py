@@ -1,0 +1,114 @@
+"""The NumPy interpreter: a real forward pass of any checked model, channels-last float32.
+
+This backend is the reference the generated Keras and PyTorch code must agree
+with. ``KERNELS`` maps each layer class to a function ``(layer, inputs, weights)
+-> output``; nodes run in topological order, each reading its inputs by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+
+import numpy as np
+
+from ...ir import Model, Node
+from ...layers import (
+    Activation,
+    BatchNorm,
+    Conv,
+    Dense,
+    Dropout,
+    Flatten,
+    Input,
+    Layer,
+    Pool,
+    ZeroPad,
+)
+from . import ops
+
+Arrays = Mapping[str, np.ndarray]
+Kernel = Callable[[Layer, list[np.ndarray], Arrays], np.ndarray]
+
+
+def _conv(layer: Conv, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+    y = ops.conv(
+        xs[0], w["kernel"], w.get("bias"), layer.stride, layer.dilation, layer.pads(), layer.groups
+    )
+    return ops.activation(y, layer.activation, *_act_params(layer.activation))
+
+
+def _dense(layer: Dense, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+    y = xs[0] @ w["kernel"]
+    if "bias" in w:
+        y += w["bias"]
+    return ops.activation(y, layer.activation, *_act_params(layer.activation))
+
+
+def _act_params(fn: str) -> tuple[float | None, bool]:
+    """Inline activations take the language's defaults (docs/language.md)."""
+    bound = Activation(fn=fn).bind(())
+    return bound.alpha, bool(bound.approximate)
+
+
+def _batchnorm(layer: BatchNorm, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+    scale = w["gamma"] / np.sqrt(w["moving_variance"] + np.float32(layer.eps))
+    shift = w["beta"] - w["moving_mean"] * scale
+    return (xs[0] * scale + shift).astype(np.float32)
+
+
+KERNELS: dict[type[Layer], Kernel] = {
+    Input: lambda layer, xs, w: xs[0],
+    Conv: _conv,  # type: ignore[dict-item]
+    Pool: lambda layer, xs, w: ops.pool(xs[0], layer.op, layer.size, layer.stride, layer.pads()),
+    Flatten: lambda layer, xs, w: xs[0].reshape(xs[0].shape[0], -1),  # channels-last order
+    Dense: _dense,  # type: ignore[dict-item]
+    Dropout: lambda layer, xs, w: xs[0],  # identity at inference
+    BatchNorm: _batchnorm,  # type: ignore[dict-item]
+    ZeroPad: lambda layer, xs, w: ops.pad_spatial(
+        xs[0], tuple(zip(layer.pad[0::2], layer.pad[1::2]))
+    ),
+    Activation: lambda layer, xs, w: ops.activation(
+        xs[0], layer.fn, layer.alpha, bool(layer.approximate)
+    ),
+}
+
+
+def iter_forward(
+    model: Model, weights: Mapping[str, Arrays], x: np.ndarray
+) -> Iterator[tuple[Node, np.ndarray]]:
+    """Yield each node with its output, in order; ``x`` is batched (N, *input_shape)."""
+    values: dict[str, np.ndarray] = {}
+    x = np.asarray(x, dtype=np.float32)
+    for node in model.nodes:
+        inputs = [values[name] for name in node.inputs] if node.inputs else [x]
+        out = KERNELS[type(node.layer)](node.layer, inputs, weights.get(node.name, {}))
+        values[node.name] = out
+        yield node, out
+
+
+def forward_all(
+    model: Model, weights: Mapping[str, Arrays], x: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Every node's output, by name (for feature maps and layer-by-layer comparison)."""
+    return {node.name: out for node, out in iter_forward(model, weights, x)}
+
+
+def forward(model: Model, weights: Mapping[str, Arrays], x: np.ndarray) -> np.ndarray:
+    """The model's output for a batch; intermediate results are freed as soon as possible."""
+    last = {o.name for o in model.outputs}
+    consumers: dict[str, int] = {}
+    for n in model.nodes:
+        for i in n.inputs:
+            consumers[i] = consumers.get(i, 0) + 1
+    values: dict[str, np.ndarray] = {}
+    x = np.asarray(x, dtype=np.float32)
+    out = x
+    for node in model.nodes:
+        inputs = [values[name] for name in node.inputs] if node.inputs else [x]
+        for name in node.inputs:  # free what nobody else reads
+            consumers[name] -= 1
+            if consumers[name] == 0 and name not in last:
+                del values[name]
+        out = KERNELS[type(node.layer)](node.layer, inputs, weights.get(node.name, {}))
+        values[node.name] = out
+    return out
