@@ -10,15 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cnndsl
-from cnndsl.backends.numpy import KERNELS, forward, forward_all
-from cnndsl.backends.numpy import ops
+from cnndsl.backends.numpy import KERNELS, forward, forward_all, ops
 from cnndsl.layers import kinds
 from cnndsl.weights import init_weights
 
 
 def naive_conv2d(x, k, b, stride, dilation, pads, groups):
     """Direct definition: out[n,i,j,f] = b[f] + sum x[n, i*s - pt + a*d, ...] * k[a, c, ...]."""
-    n, h, w, c = x.shape
+    n, h, w, _ = x.shape
     kh, kw, cg, f = k.shape
     (pt, pb), (pl, pr) = pads
     oh = (h + pt + pb - dilation[0] * (kh - 1) - 1) // stride[0] + 1
@@ -159,7 +158,7 @@ POOL_CASES = [
 @pytest.mark.parametrize(("op", "size", "rest"), POOL_CASES)
 def test_pool_against_naive_loops(op: str, size: str, rest: str) -> None:
     x = rand(2, 7, 5, 3)
-    m, w, y = run(f"input 7x5x3\npool {op} {size} {rest}", x)
+    m, _, y = run(f"input 7x5x3\npool {op} {size} {rest}", x)
     layer = m.node("pool_1").layer
     want = naive_pool2d(x, op, layer.size, layer.stride, layer.pads())
     assert y.shape == want.shape

@@ -96,7 +96,7 @@ def pool(
     one_d = x.ndim == 3
     x, pads, (size, stride) = _as_2d(x, pads, size, stride)
     (kh, kw), (sh, sw) = size, stride
-    n, h, w, c = x.shape
+    _, h, w, _ = x.shape
     (pt, pb), (pl, pr) = pads
     oh = (h + pt + pb - kh) // sh + 1
     ow = (w + pl + pr - kw) // sw + 1
