@@ -1,7 +1,7 @@
 """The ``cnndsl`` command. Exit status: 0 ok, 1 error in a model or its data, 2 wrong usage.
 
 Only the standard library, lark and cnndsl itself are imported on the way to
-``check`` and ``summary``: no TensorFlow, no torch, not even NumPy.
+``check`` and ``summary``: no TensorFlow, no torch, not even NumPy (``run`` loads it).
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ examples:
   cnndsl check models/*.cnn --json            machine-readable, schema cnndsl.check/1
   cnndsl summary examples/vgg16.cnn           layer table: output shapes, params, MACs
   echo 'input 8x8x1; conv 4 3x3' | cnndsl summary -
+  cnndsl run examples/edge_detect.cnn --input examples/shapes.png --feature-maps out/
+  cnndsl init-weights examples/lenet5.cnn -o lenet5.npz --seed 1
 
 exit status: 0 ok, 1 an error in a model, 2 wrong usage.
 docs: docs/language.md (the language), docs/json.md (the JSON schemas)
@@ -103,6 +105,103 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _model_and_weights(args: argparse.Namespace) -> tuple[Model, dict[str, Any]]:
+    from .weights import init_weights, load_weights
+
+    model = _load(args.model)
+    if args.weights:
+        return model, load_weights(model, args.weights)
+    return model, init_weights(model, args.seed)
+
+
+def _softmax_head(model: Model) -> bool:
+    last = model.outputs[-1].layer
+    fn = getattr(last, "fn", None) or getattr(last, "activation", None)
+    return fn == "softmax" and len(model.output_shape) == 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .backends.numpy import forward, forward_all
+    from .inputs import load_input
+
+    try:
+        model, weights = _model_and_weights(args)
+        x, notes = load_input(args.input, model)
+        if args.feature_maps:
+            from .viz import write_feature_maps
+
+            acts = forward_all(model, weights, x)
+            y = acts[model.outputs[-1].name]
+            maps = write_feature_maps(model, acts, args.feature_maps)
+        else:
+            y = forward(model, weights, x)
+            maps = []
+    except CnnDslError as err:
+        _report(err, sys.stderr)
+        return EXIT_MODEL
+    top = None
+    if _softmax_head(model):
+        order = np.argsort(-y, axis=1, kind="stable")[:, :5]
+        top = [[(int(c), float(row[c])) for c in idx] for idx, row in zip(order, y)]
+    source = f"seeded weights (seed {args.seed})" if not args.weights else args.weights
+    if args.json:
+        doc = {
+            "schema": "cnndsl.run/1",
+            "model": model.name,
+            "weights": source,
+            "input": {"file": args.input, "shape": list(x.shape), "notes": notes},
+            "output_shape": list(y.shape),
+            "outputs": y.tolist(),
+            "top5": None if top is None else [[{"class": c, "p": p} for c, p in t] for t in top],
+            "feature_maps": maps,
+        }
+        print(json.dumps(doc, indent=2))
+        return EXIT_OK
+    print(
+        f"{model.name}: input {args.input} ({fmt_shape(x.shape[1:])}, batch {x.shape[0]}), {source}"
+    )
+    for note in notes:
+        print(f"  note: {note}")
+    print(f"output: {fmt_shape(y.shape[1:])} per sample")
+    with np.printoptions(precision=4, suppress=True, linewidth=100, threshold=64):
+        for i, row in enumerate(y[:16]):
+            if top is not None:
+                best = "  ".join(f"{c}: {p:.4f}" for c, p in top[i])
+                print(f"  sample {i} top-5 classes  {best}")
+            elif row.size <= 32:
+                print(f"  sample {i}: {row}")
+            else:
+                print(
+                    f"  sample {i}: min {row.min():.4g}, max {row.max():.4g}, "
+                    f"mean {row.mean():.4g} (--json prints every value)"
+                )
+    if len(y) > 16:
+        print(f"  ... {len(y) - 16} more samples (use --json for all)")
+    if maps:
+        print(f"feature maps: {len(maps)} PNG files in {args.feature_maps}/")
+    return EXIT_OK
+
+
+def cmd_init_weights(args: argparse.Namespace) -> int:
+    from .weights import init_weights, save_weights
+
+    try:
+        model = _load(args.model)
+        weights = init_weights(model, args.seed)
+        save_weights(weights, args.output)
+    except CnnDslError as err:
+        _report(err, sys.stderr)
+        return EXIT_MODEL
+    except OSError as exc:
+        print(f"{args.output}: error: cannot write: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_MODEL
+    n = sum(a.size for ws in weights.values() for a in ws.values())
+    print(f"{args.output}: {n:,} weights for {model.name} (seed {args.seed})")
+    return EXIT_OK
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
@@ -114,7 +213,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="cnndsl",
-        description="A small text language for CNNs: check shapes, count parameters.",
+        description="A small text language for CNNs: check shapes, count parameters, run models.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -141,6 +240,45 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file", metavar="FILE", help="model file ('-' reads stdin)")
     s.add_argument("--json", action="store_true", help="print the model as JSON (cnndsl.model/1)")
     s.set_defaults(func=cmd_summary)
+
+    r = sub.add_parser(
+        "run",
+        help="run a model on NumPy: print its output, draw feature maps",
+        description="Run the model's forward pass with the NumPy interpreter on an input "
+        "from a .npy array or an image (resized to the input shape, scaled to [0, 1]). "
+        "Weights come from --weights or, by default, are initialised from --seed.",
+        epilog="example: cnndsl run examples/edge_detect.cnn --input examples/shapes.png "
+        "--feature-maps out/",
+    )
+    r.add_argument("model", metavar="MODEL", help="model file")
+    r.add_argument(
+        "--input",
+        "-i",
+        required=True,
+        metavar="FILE",
+        help=".npy (H x W x C or N x H x W x C) or an image (needs cnndsl[viz])",
+    )
+    r.add_argument("--weights", "-w", metavar="W.npz", help="canonical weights (.npz)")
+    r.add_argument("--seed", type=int, default=0, help="seed for initial weights (default 0)")
+    r.add_argument(
+        "--feature-maps",
+        metavar="DIR",
+        help="write one PNG per layer, a tile per channel (needs cnndsl[viz])",
+    )
+    r.add_argument("--json", action="store_true", help="print JSON (cnndsl.run/1)")
+    r.set_defaults(func=cmd_run)
+
+    iw = sub.add_parser(
+        "init-weights",
+        help="write seeded initial weights to a .npz file",
+        description="Glorot-uniform kernels, zero biases, batchnorm gamma=1 beta=0 mean=0 "
+        "var=1; fixed weights= literals as written. Deterministic for a seed.",
+        epilog="example: cnndsl init-weights examples/lenet5.cnn -o lenet5.npz --seed 1",
+    )
+    iw.add_argument("model", metavar="MODEL", help="model file")
+    iw.add_argument("-o", "--output", required=True, metavar="W.npz", help="file to write")
+    iw.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    iw.set_defaults(func=cmd_init_weights)
     return p
 
 

@@ -371,7 +371,8 @@ class Conv(Layer):
     weights: Tensor | None = opt(
         TensorT(),
         None,
-        "fixed kernel values, kh x kw (one filter on one channel) or kh x kw x in x out",
+        "fixed kernel values: kh x kw (one filter on one channel), filters x kh x kw "
+        "(one input channel each), or kh x kw x in x out",
     )
 
     def check_options(self) -> None:
@@ -449,17 +450,24 @@ def _check_pad_mode(padding: str, pad: tuple[int, ...] | None) -> None:
 
 
 def _fit_weights(t: Tensor, k: Shape, cin: int, cout: int) -> Tensor:
+    """Accept the full kernel (k..., in/groups, out), one kernel per filter (out, k...) when
+    each filter sees one channel, or just (k...) for one filter on one channel."""
     full = (*k, cin, cout)
     if t.shape == full:
         return t
     if t.shape == k and cin == 1 and cout == 1:
         return Tensor(full, t.values)
-    spatial = fmt_shape(k)
-    need = f"{fmt_shape(full)} (kernel x in x out)"
-    if cin == 1 and cout == 1:
-        need = f"{spatial} or {need}"
+    if t.shape == (cout, *k) and cin == 1:
+        per = math.prod(k)  # filter-major -> (k..., 1, out)
+        values = tuple(t.values[f * per + i] for i in range(per) for f in range(cout))
+        return Tensor(full, values)
+    forms = [f"{fmt_shape(full)} (kernel x in x out)"]
+    if cin == 1:
+        forms.insert(0, f"{fmt_shape((cout, *k))} (one kernel per filter)")
+        if cout == 1:
+            forms.insert(0, fmt_shape(k))
     raise LayerError(
-        f"weights have shape {fmt_shape(t.shape)}, but this conv needs {need}",
+        f"weights have shape {fmt_shape(t.shape)}, but this conv needs {' or '.join(forms)}",
         field="weights",
         hint=f"{len(t.values)} numbers given, {math.prod(full)} needed",
     )

@@ -1,0 +1,87 @@
+"""Feature-map pictures: one PNG per layer, one labelled tile per channel (needs Pillow).
+
+This is the picture first CNN lessons draw by hand: what each filter of each layer
+sees in one input. Each tile is scaled to its own min..max, black to white.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from .errors import CnnDslError, Diagnostic
+from .ir import Model
+from .layers import fmt_shape
+
+MAX_TILES = 64
+MIN_TILE = 128  # pixels: small maps are enlarged (nearest neighbour) to at least this
+GAP, LABEL_H, TITLE_H = 4, 12, 18
+
+
+def _require_pillow():
+    try:
+        from PIL import Image, ImageDraw, ImageFont
+    except ImportError:
+        raise CnnDslError(
+            [Diagnostic("drawing feature maps needs Pillow", None, "pip install 'cnndsl[viz]'")],
+            "--feature-maps",
+            "",
+        ) from None
+    return Image, ImageDraw, ImageFont
+
+
+def _to_u8(a: np.ndarray) -> np.ndarray:
+    lo, hi = float(np.min(a)), float(np.max(a))
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return np.zeros(a.shape, np.uint8)
+    return np.round((a - lo) / (hi - lo) * 255).astype(np.uint8)
+
+
+def _tiles(act: np.ndarray) -> tuple[list[np.ndarray], str]:
+    """Per-channel 2-D pictures of one sample's activation, and a note on what is shown."""
+    if act.ndim == 3:  # H x W x C: one tile per channel
+        c = act.shape[-1]
+        shown = min(c, MAX_TILES)
+        note = f"channels 0-{shown - 1} of {c}" if shown < c else f"{c} channel{'s' * (c > 1)}"
+        return [act[:, :, i] for i in range(shown)], note
+    if act.ndim == 2:  # L x C: channels as rows, positions as columns
+        return [act.T], "rows: channels, columns: positions"
+    return [act[None, :]], "features"
+
+
+def write_feature_maps(model: Model, activations: dict[str, np.ndarray], outdir: str) -> list[str]:
+    """Write ``NN_<layer>.png`` for every node (sample 0 of the batch); return the paths."""
+    Image, ImageDraw, ImageFont = _require_pillow()
+    os.makedirs(outdir, exist_ok=True)
+    font = ImageFont.load_default()
+    paths = []
+    for i, node in enumerate(model.nodes):
+        tiles, note = _tiles(activations[node.name][0])
+        th, tw = tiles[0].shape
+        scale = max(1, math.ceil(MIN_TILE / max(th, tw))) if max(th, tw) < MIN_TILE else 1
+        scale_h = MIN_TILE // 4 if th == 1 else scale  # a strip: make it tall enough to see
+        cell_h, cell_w = th * scale_h, tw * scale
+        cols = len(tiles) if len(tiles) <= 4 else math.ceil(math.sqrt(len(tiles)))
+        rows = math.ceil(len(tiles) / cols)
+        width = max(cols * (cell_w + GAP) + GAP, 260)
+        height = TITLE_H + rows * (cell_h + LABEL_H + GAP) + GAP
+        canvas = Image.new("L", (width, height), 255)
+        draw = ImageDraw.Draw(canvas)
+        title = (
+            f"{node.name} ({node.keyword}) {fmt_shape(node.shape)}, line {node.span.line}: {note}"
+        )
+        draw.text((GAP, 3), title, fill=0, font=font)
+        for t, tile in enumerate(tiles):
+            r, c = divmod(t, cols)
+            x0 = GAP + c * (cell_w + GAP)
+            y0 = TITLE_H + r * (cell_h + LABEL_H + GAP)
+            if len(tiles) > 1:
+                draw.text((x0, y0), f"c{t}", fill=0, font=font)
+            img = Image.fromarray(_to_u8(tile)).resize((cell_w, cell_h), Image.Resampling.NEAREST)
+            canvas.paste(img, (x0, y0 + LABEL_H))
+        path = os.path.join(outdir, f"{i:02d}_{node.name}.png")
+        canvas.save(path, optimize=True)
+        paths.append(path)
+    return paths
