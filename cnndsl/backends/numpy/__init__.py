@@ -34,14 +34,14 @@ def _conv(layer: Conv, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     y = ops.conv(
         xs[0], w["kernel"], w.get("bias"), layer.stride, layer.dilation, layer.pads(), layer.groups
     )
-    return ops.activation(y, layer.activation, *_act_params(layer.activation))
+    return ops.activation(y, layer.activation, *_act_params(layer.activation), inplace=True)
 
 
 def _dense(layer: Dense, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     y = xs[0] @ w["kernel"]
     if "bias" in w:
         y += w["bias"]
-    return ops.activation(y, layer.activation, *_act_params(layer.activation))
+    return ops.activation(y, layer.activation, *_act_params(layer.activation), inplace=True)
 
 
 def _act_params(fn: str) -> tuple[float | None, bool]:

@@ -72,7 +72,21 @@ def conv(
     win = windows(xp, (kh, kw), stride, dilation)  # (N, OH, OW, KH, KW, C)
     n, oh, ow = win.shape[:3]
     m = n * oh * ow
-    if groups == 1:
+    if groups == 1 and cg == 1:
+        # One input channel (a first layer): gather each tap as a contiguous row of a
+        # (KH*KW, M) matrix -- a strided (M, KH*KW) gather would copy float by float.
+        xt = xp[..., 0]
+        cols = np.empty((kh * kw, n, oh, ow), np.float32)
+        (sh, sw), (dh, dw) = stride, dilation
+        for i in range(kh):
+            for j in range(kw):
+                cols[i * kw + j] = xt[
+                    :,
+                    i * dh : i * dh + sh * (oh - 1) + 1 : sh,
+                    j * dw : j * dw + sw * (ow - 1) + 1 : sw,
+                ]
+        out = np.ascontiguousarray((kernel.reshape(kh * kw, f).T @ cols.reshape(kh * kw, m)).T)
+    elif groups == 1:
         cols = win.reshape(m, kh * kw * cg)  # the im2col buffer: the one copy
         out = cols @ kernel.reshape(kh * kw * cg, f)
     else:
@@ -152,35 +166,60 @@ def erf(x: np.ndarray) -> np.ndarray:
     return np.copysign(y, x).astype(x.dtype)
 
 
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    e = np.exp(-np.abs(x))  # never overflows
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype)
+def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """1 / (1 + exp(-x)), in place when ``out`` is ``x``; exp overflowing to inf gives
+    exactly 0, the right limit, so the overflow is not an error here."""
+    out = np.negative(x, out=out)
+    with np.errstate(over="ignore"):
+        np.exp(out, out=out)
+    out += 1
+    return np.reciprocal(out, out=out)
 
 
-def activation(x: np.ndarray, fn: str, alpha: float | None = None, approximate: bool = False):
-    """Every activation by its exact formula (docs/language.md)."""
+def activation(
+    x: np.ndarray,
+    fn: str,
+    alpha: float | None = None,
+    approximate: bool = False,
+    inplace: bool = False,
+) -> np.ndarray:
+    """Every activation by its exact formula (docs/language.md).
+
+    ``inplace`` reuses ``x``'s memory: the caller passes it for a buffer it just made
+    (a conv or dense output), never for a tensor another layer may still read.
+    """
     if fn == "linear":
         return x
+    y = x if inplace else x.copy()
     if fn == "relu":
-        return np.maximum(x, 0, dtype=x.dtype)
+        return np.maximum(y, 0, out=y)
     if fn == "relu6":
-        return np.clip(x, 0, 6).astype(x.dtype)
-    if fn == "leaky_relu":
-        return np.where(x > 0, x, x * np.float32(alpha)).astype(x.dtype)
-    if fn == "elu":
-        return np.where(x > 0, x, np.float32(alpha) * np.expm1(np.minimum(x, 0))).astype(x.dtype)
+        return np.clip(y, 0, 6, out=y)
+    if fn in ("leaky_relu", "elu"):
+        neg = np.minimum(y, 0)
+        if fn == "elu":
+            np.expm1(neg, out=neg)
+        neg *= np.float32(alpha)
+        np.maximum(y, 0, out=y)
+        y += neg
+        return y
     if fn == "sigmoid":
-        return sigmoid(x)
+        return sigmoid(y, out=y)
     if fn == "tanh":
-        return np.tanh(x)
+        return np.tanh(y, out=y)
     if fn == "silu":
-        return x * sigmoid(x)
+        y *= sigmoid(x)
+        return y
     if fn == "gelu":
         if approximate:
-            inner = _SQRT_2_OVER_PI * (x + 0.044715 * x**3)
-            return (0.5 * x * (1.0 + np.tanh(inner))).astype(x.dtype)
-        return (0.5 * x * (1.0 + erf(x * np.float32(1 / math.sqrt(2))))).astype(x.dtype)
-    if fn == "softmax":
-        e = np.exp(x - x.max(axis=-1, keepdims=True))
-        return e / e.sum(axis=-1, keepdims=True)
+            inner = _SQRT_2_OVER_PI * (x + np.float32(0.044715) * x**3)
+            y *= np.float32(0.5) * (1.0 + np.tanh(inner))
+            return y
+        y *= np.float32(0.5) * (1.0 + erf(x * np.float32(1 / math.sqrt(2))))
+        return y
+    if fn == "softmax":  # over the last (channel) axis, the maximum subtracted first
+        y -= y.max(axis=-1, keepdims=True)
+        np.exp(y, out=y)
+        y /= y.sum(axis=-1, keepdims=True)
+        return y
     raise ValueError(f"unknown activation {fn!r}")  # pragma: no cover - registry-checked

@@ -1,0 +1,246 @@
+"""The NumPy interpreter beside PyTorch CPU eager, same models, same weights, same threads.
+
+    pip install -c constraints.txt -e '.[bench]'
+    python bench/bench_numpy.py            # --quick: fewer repeats
+
+For each model: ms per batch on NumPy and on PyTorch (torch imported only here), the
+ratio torch_time / numpy_time (>= 1.0 means NumPy is as fast or faster), and the
+largest difference of their outputs (they must agree). Then the largest conv
+layer's GFLOP/s beside np.matmul's sgemm GFLOP/s on the same matrix sizes and on a
+square 2048 one, and the forward pass's peak traced memory beside the largest
+layer's activations + im2col buffer. Targets (issue 4): >= 1.0x on LeNet, >= 0.6x on
+the CIFAR VGG, conv >= 50% of sgemm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import cnndsl  # noqa: E402
+from cnndsl.backends.numpy import forward, ops  # noqa: E402
+from cnndsl.layers import Activation, Conv, Dense, Dropout, Flatten, Input, Pool  # noqa: E402
+from cnndsl.weights import init_weights  # noqa: E402
+
+CIFAR_VGG = """
+model cifar_vgg
+input 32x32x3
+conv 64 3x3 relu same
+conv 64 3x3 relu same
+pool max 2
+conv 128 3x3 relu same
+conv 128 3x3 relu same
+pool max 2
+conv 256 3x3 relu same
+conv 256 3x3 relu same
+pool max 2
+flatten
+dense 10 softmax
+"""
+
+
+def torch_model(model, weights, torch):
+    """The same network in PyTorch (NCHW), written from the IR for this benchmark only."""
+    nn = torch.nn
+    layers = []
+
+    def act(fn):
+        return {
+            "linear": nn.Identity(),
+            "relu": nn.ReLU(),
+            "sigmoid": nn.Sigmoid(),
+            "softmax": nn.Softmax(dim=1),
+        }[fn]
+
+    class ChannelsLastFlatten(nn.Module):  # flatten in the language's (H, W, C) order
+        def forward(self, x):
+            return x.permute(0, *range(2, x.ndim), 1).flatten(1)
+
+    for node in model.nodes:
+        layer, w = node.layer, weights.get(node.name, {})
+        if isinstance(layer, Input):
+            continue
+        if isinstance(layer, Conv):
+            r = len(layer.kernel)
+            pads = layer.pads()
+            assert all(a == b for a, b in pads), "symmetric padding only in this benchmark"
+            conv = (nn.Conv1d if r == 1 else nn.Conv2d)(
+                model.node(node.inputs[0]).shape[-1],
+                layer.filters,
+                layer.kernel,
+                stride=layer.stride,
+                padding=tuple(a for a, _ in pads),
+                dilation=layer.dilation,
+                groups=layer.groups,
+                bias=layer.bias,
+            )
+            k = w["kernel"]  # (k..., in, out) -> (out, in, k...)
+            conv.weight.data = torch.from_numpy(
+                np.ascontiguousarray(k.transpose(r + 1, r, *range(r)))
+            )
+            if layer.bias:
+                conv.bias.data = torch.from_numpy(w["bias"])
+            layers += [conv, act(layer.activation)]
+        elif isinstance(layer, Pool):
+            assert layer.padding == "valid"
+            r = len(layer.size)
+            cls = {
+                ("max", 1): nn.MaxPool1d,
+                ("max", 2): nn.MaxPool2d,
+                ("avg", 1): nn.AvgPool1d,
+                ("avg", 2): nn.AvgPool2d,
+            }[(layer.op, r)]
+            layers.append(cls(layer.size, layer.stride))
+        elif isinstance(layer, Flatten):
+            layers.append(ChannelsLastFlatten())
+        elif isinstance(layer, Dense):
+            lin = nn.Linear(w["kernel"].shape[0], layer.units, bias=layer.bias)
+            lin.weight.data = torch.from_numpy(np.ascontiguousarray(w["kernel"].T))
+            if layer.bias:
+                lin.bias.data = torch.from_numpy(w["bias"])
+            layers += [lin, act(layer.activation)]
+        elif isinstance(layer, Dropout):
+            continue
+        elif isinstance(layer, Activation):
+            layers.append(act(layer.fn))
+        else:
+            raise NotImplementedError(type(layer).__name__)
+    return nn.Sequential(*layers).eval()
+
+
+def timeit(fn, repeat: int) -> float:
+    fn()  # warm up
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def compare(name, model, batch, torch, repeat) -> None:
+    weights = init_weights(model, seed=0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, *model.input_shape)).astype(np.float32)
+    tm = torch_model(model, weights, torch)
+    xt = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1)))  # NCHW, made once
+    with torch.inference_mode():
+        t_np = timeit(lambda: forward(model, weights, x), repeat)
+        t_t = timeit(lambda: tm(xt), repeat)
+        diff = float(np.max(np.abs(forward(model, weights, x) - tm(xt).numpy())))
+    print(
+        f"{name:<22} batch {batch:>4}: numpy {t_np * 1e3:8.2f} ms   torch {t_t * 1e3:8.2f} ms"
+        f"   ratio {t_t / t_np:5.2f}x   max|diff| {diff:.1e}"
+    )
+
+
+def conv_gflops(model, batch, repeat) -> None:
+    """The largest conv layer alone, beside sgemm on its im2col matrix sizes."""
+    node = max((n for n in model.nodes if n.kind == "conv"), key=lambda n: n.macs)
+    layer = node.layer
+    src = model.node(node.inputs[0])
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((batch, *src.shape)).astype(np.float32)
+    k = rng.standard_normal(node.weights[0].shape).astype(np.float32)
+    b = np.zeros(layer.filters, np.float32)
+    t = timeit(
+        lambda: ops.conv(x, k, b, layer.stride, layer.dilation, layer.pads(), layer.groups), repeat
+    )
+    flops = 2 * node.macs * batch
+    m = batch * int(np.prod(node.shape[:-1]))
+    kk = int(np.prod(layer.kernel)) * src.shape[-1]
+    a, bm = (
+        rng.standard_normal((m, kk), np.float32),
+        rng.standard_normal((kk, layer.filters), np.float32),
+    )
+    t_mm = timeit(lambda: a @ bm, repeat)
+    sq = rng.standard_normal((2048, 2048), np.float32)
+    t_sq = timeit(lambda: sq @ sq, repeat)
+    g, g_mm, g_sq = (
+        flops / t / 1e9,
+        2 * m * kk * layer.filters / t_mm / 1e9,
+        2 * 2048**3 / t_sq / 1e9,
+    )
+    print(
+        f"largest conv ({node.name}, {node.keyword} {layer.filters} "
+        f"{'x'.join(map(str, layer.kernel))} on {'x'.join(map(str, src.shape))}, batch {batch}):"
+        f" {g:.1f} GFLOP/s"
+    )
+    print(
+        f"  sgemm on its im2col sizes ({m}x{kk} @ {kk}x{layer.filters}): {g_mm:.1f} GFLOP/s"
+        f"  -> conv at {g / g_mm:.0%} of it"
+    )
+    print(f"  sgemm 2048x2048: {g_sq:.1f} GFLOP/s  -> conv at {g / g_sq:.0%} of it")
+
+
+def peak_memory(model, batch) -> None:
+    weights = init_weights(model, seed=0)
+    x = np.random.default_rng(0).standard_normal((batch, *model.input_shape)).astype(np.float32)
+    forward(model, weights, x)
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    forward(model, weights, x)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    # the bound: for each conv, its input + padded input + im2col buffer + output
+    worst = 0
+    for n in model.nodes:
+        src = model.node(n.inputs[0]).shape if n.inputs else n.shape
+        item = 4 * batch
+        size = item * int(np.prod(n.shape)) + item * int(np.prod(src))
+        if n.kind == "conv":
+            cols = item * int(np.prod(n.shape[:-1])) * int(np.prod(n.layer.kernel)) * src[-1]
+            padded = (
+                item
+                * int(np.prod([s + a + b for s, (a, b) in zip(src[:-1], n.layer.pads())]))
+                * src[-1]
+            )
+            size += cols + padded
+        worst = max(worst, size)
+    print(
+        f"peak traced memory, {model.name} batch {batch}: {peak / 2**20:.1f} MiB; largest "
+        f"layer's input + output + padded input + im2col buffer: {worst / 2**20:.1f} MiB"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    repeat = 3 if args.quick else 15
+    import torch  # only here: the interpreter never imports it
+
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+        threads = blas[0]["num_threads"] if blas else torch.get_num_threads()
+    except ImportError:
+        threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    print(f"numpy {np.__version__}, torch {torch.__version__}; {threads} threads for both\n")
+
+    lenet = cnndsl.load(ROOT / "examples" / "lenet5.cnn")
+    vgg = cnndsl.parse(CIFAR_VGG, "cifar_vgg.cnn")
+    text = cnndsl.load(ROOT / "examples" / "text_cnn.cnn")
+    compare("LeNet-5", lenet, 64, torch, repeat)
+    compare("LeNet-5", lenet, 256, torch, repeat)
+    compare("CIFAR VGG (32x32x3)", vgg, 32, torch, max(3, repeat // 3))
+    compare("text CNN (100x300, 1-D)", text, 64, torch, repeat)
+    print()
+    conv_gflops(vgg, 32, max(3, repeat // 3))
+    print()
+    peak_memory(vgg, 32)
+
+
+if __name__ == "__main__":
+    main()
