@@ -302,7 +302,8 @@ class _Checker:
             return
         if free:
             takes = ", ".join(f"{s.name} ({s.type.describe()})" for s in free)
-            hint = "write other options as key=value, e.g. stride=2"
+            named = [s for s in entry.cls.options().values() if not s.positional]
+            hint = f"write other options as key=value, e.g. {named[0].name}=..." if named else None
             self.error(f"unexpected {v.text()}: {kw} takes {takes}", v.span, hint=hint)
         else:
             self.error(

@@ -27,6 +27,7 @@ examples:
   cnndsl check models/*.cnn --json            machine-readable, schema cnndsl.check/1
   cnndsl summary examples/vgg16.cnn           layer table: output shapes, params, MACs
   echo 'input 8x8x1; conv 4 3x3' | cnndsl summary -
+  cnndsl compile examples/lenet5.cnn --target pytorch -o lenet5.py
   cnndsl run examples/edge_detect.cnn --input examples/shapes.png --feature-maps out/
   cnndsl init-weights examples/lenet5.cnn -o lenet5.npz --seed 1
 
@@ -202,6 +203,55 @@ def cmd_init_weights(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_compile(args: argparse.Namespace) -> int:
+    from .backends import TARGETS, emit
+
+    if args.list_targets:
+        for name, (_, what) in TARGETS.items():
+            print(f"{name:<8} {what}")
+        return EXIT_OK
+    if args.model is None or args.target is None:
+        print("cnndsl compile: error: give MODEL and --target (or --list-targets)", file=sys.stderr)
+        return EXIT_USAGE
+    text = ""
+    try:
+        if args.model == "-":
+            text = decode_source(sys.stdin.buffer.read(), "<stdin>")
+            model = parse(text, "<stdin>")
+        else:
+            text = read_source(args.model)
+            model = parse(text, args.model)
+        code = emit(model, args.target)
+    except CnnDslError as err:
+        if err.source is None:
+            err.source = text
+        _report(err, sys.stderr)
+        return EXIT_MODEL
+    if args.output is None:
+        sys.stdout.write(code)
+        return EXIT_OK
+    try:
+        _write_atomic(args.output, code)
+    except OSError as exc:
+        print(f"{args.output}: error: cannot write: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_MODEL
+    print(f"{args.output}: {TARGETS[args.target][1]} for {model.name}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _write_atomic(path: str, text: str) -> None:
+    """Write beside the target, then rename: a reader never sees half a file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
@@ -213,7 +263,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="cnndsl",
-        description="A small text language for CNNs: check shapes, count parameters, run models.",
+        description="A small text language for CNNs: check shapes, count parameters, run models, "
+        "generate Keras and PyTorch code.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -240,6 +291,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file", metavar="FILE", help="model file ('-' reads stdin)")
     s.add_argument("--json", action="store_true", help="print the model as JSON (cnndsl.model/1)")
     s.set_defaults(func=cmd_summary)
+
+    co = sub.add_parser(
+        "compile",
+        help="generate Keras 3 or PyTorch source code",
+        description="Write the model as standalone Keras 3 or PyTorch source code, to stdout "
+        "or atomically to -o FILE. Never imports either framework.",
+        epilog="example: cnndsl compile examples/lenet5.cnn --target keras -o lenet5_keras.py",
+    )
+    co.add_argument("model", metavar="MODEL", nargs="?", help="model file ('-' reads stdin)")
+    co.add_argument("--target", "-t", choices=["keras", "pytorch"], help="what to generate")
+    co.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    co.add_argument("--list-targets", action="store_true", help="list the targets and exit")
+    co.set_defaults(func=cmd_compile)
 
     r = sub.add_parser(
         "run",

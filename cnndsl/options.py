@@ -94,7 +94,7 @@ class FloatT(OptType):
     lo_open: bool = False
     hi_open: bool = False
 
-    forms = frozenset({"float"})
+    forms = frozenset({"int", "float"})  # `dropout 0` and `elu 1` read as numbers too
 
     @property
     def what(self) -> str:  # type: ignore[override]

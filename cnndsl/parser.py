@@ -338,6 +338,6 @@ def _syntax_diagnostic(exc: UnexpectedInput, piece: str, line: int, col: int) ->
     if "NAME" in expected and expected <= {"NAME", "_SEP"} and tok.type != "$END":
         msg = f"a statement starts with a layer name, found {_found(tok)}"
         return Diagnostic(msg, span, hint="for example: conv 64 3x3 relu")
-    if expected >= _VALUE_TERMINALS and tok.type in ("_SEP", "$END", "RPAR", "RSQB", "EQUAL"):
+    if expected >= _VALUE_TERMINALS and tok.type in ("_SEP", "$END"):
         return Diagnostic(f"expected a value, found {_found(tok)}", span)
     return Diagnostic(f"unexpected {_found(tok)}; expected {exp}", span)

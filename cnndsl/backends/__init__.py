@@ -1,5 +1,23 @@
 """Backends: each keeps one table keyed by layer class (a test fails when one is missing).
 
-``numpy`` interprets a model; code generators for Keras and PyTorch come next.
-Importing this package imports no framework.
+``numpy`` interprets a model; ``keras`` and ``pytorch`` emit source code (and
+import neither framework). ``TARGETS`` names the code generators.
 """
+
+from __future__ import annotations
+
+import importlib
+
+from ..ir import Model
+
+#: target name -> (module, what it writes)
+TARGETS = {
+    "keras": ("cnndsl.backends.keras", "Keras 3: build_model() returning a keras.Sequential"),
+    "pytorch": ("cnndsl.backends.pytorch", "PyTorch: an nn.Module subclass, NCHW"),
+}
+
+
+def emit(model: Model, target: str) -> str:
+    """Source code of ``model`` for ``target`` (a key of TARGETS)."""
+    module = importlib.import_module(TARGETS[target][0])
+    return module.emit(model)  # type: ignore[no-any-return]

@@ -1,0 +1,215 @@
+"""What the code generators share: calls as data, a safe literal renderer, names, the header.
+
+A backend's table maps each layer class to a function returning *data* —
+:class:`Call` objects whose arguments are plain Python values — and one Jinja2
+template lays them out. Everything user-written that reaches the output (model
+and layer names) is a validated ASCII identifier, rendered as a string literal or
+an attribute name; the source file name only appears through ``ascii()`` in a
+comment. So nothing in a ``.cnn`` file can inject code.
+
+The renderer lays calls out the way ``ruff format`` (88 columns) does, so the
+generated files are format-clean as written.
+"""
+
+from __future__ import annotations
+
+import keyword
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import jinja2
+
+from .. import __version__
+from ..errors import CnnDslError, Diagnostic
+from ..ir import Model
+from ..layers import fmt_shape
+
+LINE = 88
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+@dataclass(frozen=True)
+class Code:
+    """A fragment of trusted code from a backend's own table (``x``, ``self.conv_1``)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Call:
+    """``fn(*args, **kwargs)`` with plain values, :class:`Code` or nested calls as arguments."""
+
+    fn: str
+    args: tuple[Any, ...] = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+    @staticmethod
+    def of(fn: str, *args: Any, **kwargs: Any) -> Call:
+        return Call(fn, args, tuple(kwargs.items()))
+
+
+@dataclass
+class Emitted:
+    """What a backend produces for one model, handed to the template."""
+
+    name: str
+    helpers: list[str] = field(default_factory=list)
+
+
+def py(value: Any) -> str:
+    """A Python literal for ``value``; strings must be identifiers or fixed table text."""
+    if isinstance(value, Code):
+        return value.text
+    if isinstance(value, Call):
+        return inline(value)
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return f'float("{value}")'
+        return repr(value)
+    if isinstance(value, str):
+        if not value.isascii() or '"' in value or "\\" in value or not value.isprintable():
+            raise ValueError(f"refusing to emit string {value!r}")
+        return f'"{value}"'
+    if isinstance(value, tuple):
+        inner = ", ".join(py(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, list):
+        return "[" + ", ".join(py(v) for v in value) + "]"
+    raise TypeError(f"cannot emit {type(value).__name__}")
+
+
+def _parts(call: Call) -> list[str]:
+    return [py(a) for a in call.args] + [f"{k}={py(v)}" for k, v in call.kwargs]
+
+
+def inline(call: Call) -> str:
+    return f"{call.fn}({', '.join(_parts(call))})"
+
+
+def layout(call: Call, indent: int, prefix: str = "", suffix: str = "") -> list[str]:
+    """Lines for ``prefix + call + suffix`` at ``indent`` spaces, as ruff format would."""
+    pad = " " * indent
+    one = f"{pad}{prefix}{inline(call)}{suffix}"
+    if len(one) <= LINE:
+        return [one]
+    parts = _parts(call)
+    inner = " " * (indent + 4)
+    hugged = f"{inner}{', '.join(parts)}"
+    if len(hugged) <= LINE:
+        return [f"{pad}{prefix}{call.fn}(", hugged, f"{pad}){suffix}"]
+    return [f"{pad}{prefix}{call.fn}(", *(f"{inner}{p}," for p in parts), f"{pad}){suffix}"]
+
+
+def layout_literal(value: Any, indent: int, prefix: str = "", suffix: str = "") -> list[str]:
+    """A list or dict literal as ruff format lays it out: on one line if it fits, else one
+    element per line with a trailing comma, recursively."""
+    pad = " " * indent
+    one = f"{pad}{prefix}{py(value) if not isinstance(value, dict) else _dict_inline(value)}"
+    if len(one) + len(suffix) <= LINE or not isinstance(value, (list, dict)):
+        return [one + suffix]
+    lines = [f"{pad}{prefix}{'[' if isinstance(value, list) else '{'}"]
+    items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
+    for key, item in items:
+        lines += layout_literal(item, indent + 4, "" if key is None else f"{py(key)}: ", ",")
+    lines.append(f"{pad}{']' if isinstance(value, list) else '}'}{suffix}")
+    return lines
+
+
+def _dict_inline(d: dict[str, Any]) -> str:
+    return "{" + ", ".join(f"{py(k)}: {py(v)}" for k, v in d.items()) + "}"
+
+
+def nested(values: Sequence[float], shape: Sequence[int], perm: Sequence[int]) -> list[Any]:
+    """Row-major ``values`` of ``shape`` as nested lists with the axes reordered by ``perm``
+    (like ``numpy.transpose``), without NumPy."""
+    strides = [1] * len(shape)
+    for i in range(len(shape) - 2, -1, -1):
+        strides[i] = strides[i + 1] * shape[i + 1]
+    out_shape = [shape[p] for p in perm]
+    out_strides = [strides[p] for p in perm]
+
+    def build(axis: int, offset: int) -> Any:
+        if axis == len(out_shape):
+            v = values[offset]
+            return int(v) if float(v).is_integer() else v
+        return [build(axis + 1, offset + i * out_strides[axis]) for i in range(out_shape[axis])]
+
+    return build(0, 0)  # type: ignore[no-any-return]
+
+
+def check_identifier(name: str) -> str:
+    if not _IDENT.match(name) or keyword.iskeyword(name) or name.startswith("__"):
+        raise ValueError(f"not a safe identifier: {name!r}")  # the checker prevents this
+    return name
+
+
+def class_name(model_name: str, reserved: Sequence[str] = ()) -> str:
+    """``text_cnn`` -> ``TextCnn``; never a keyword or a name the module itself uses."""
+    check_identifier(model_name)
+    name = "".join(p[:1].upper() + p[1:] for p in model_name.split("_") if p)
+    if not name or not name[0].isalpha():
+        name = f"Model{name}"
+    if keyword.iskeyword(name) or name in reserved:
+        name += "Net"
+    return name
+
+
+def shape_table(model: Model) -> list[str]:
+    """The header's table: layer, output shape, parameters."""
+    rows = [("layer", "output shape", "params")]
+    rows += [(n.name, fmt_shape(n.shape), f"{n.params:,}") for n in model.nodes]
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    return [f"{a.ljust(w0)}  {b.ljust(w1)}  {c}".rstrip() for a, b, c in rows]
+
+
+def header(model: Model, target: str) -> list[str]:
+    """Comment lines: provenance (the file name escaped by ascii()) and the shape table."""
+    lines = [
+        # the base name only: the output must not depend on where the file was compiled
+        f"Generated by cnndsl {__version__} from {os.path.basename(model.filename)!a} "
+        f"for {target}.",
+        "Edit the .cnn file and compile again rather than editing this file.",
+        f"Input {fmt_shape(model.input_shape)} (channels last, batch implied), "
+        f"output {fmt_shape(model.output_shape)}.",
+        f"{model.total_params:,} parameters ({model.trainable_params:,} trainable, "
+        f"{model.non_trainable_params:,} non-trainable).",
+        "",
+        *shape_table(model),
+    ]
+    return [f"# {line}".rstrip() for line in lines]
+
+
+def codegen_error(
+    model: Model, node_name: str, message: str, hint: str | None = None
+) -> CnnDslError:
+    node = model.node(node_name)
+    return CnnDslError(
+        [Diagnostic(message, node.keyword and node.span, hint)], model.filename, None
+    )
+
+
+_ENV: jinja2.Environment | None = None
+
+
+def render(template: str, **context: Any) -> str:
+    """Render ``cnndsl/backends/templates/<template>`` (StrictUndefined: no silent blanks)."""
+    global _ENV
+    if _ENV is None:
+        _ENV = jinja2.Environment(
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            autoescape=False,
+        )
+    text = resources.files("cnndsl.backends").joinpath("templates", template).read_text("utf-8")
+    return _ENV.from_string(text).render(**context)

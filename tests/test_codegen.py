@@ -1,0 +1,265 @@
+"""Generated Keras and PyTorch code: golden files, safety, and the frameworks' own counts.
+
+Golden files in tests/golden/ are compared byte for byte; refresh them only with
+``pytest --update-golden`` and read the diff. Each is also imported and built in its
+framework, whose own parameter counts and output shapes must equal the IR's.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from strategies import linear_models
+
+import cnndsl
+from cnndsl.backends import TARGETS, emit
+from cnndsl.backends.keras import KERAS
+from cnndsl.backends.pytorch import MODULE_ATTRIBUTES, PYTORCH
+from cnndsl.cli import main
+from cnndsl.layers import kinds
+from conftest import EXAMPLES, ROOT
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+GOLDEN = Path(__file__).parent / "golden"
+EXAMPLE_FILES = sorted(p.stem for p in EXAMPLES.glob("*.cnn"))
+CASES = [(e, t) for e in EXAMPLE_FILES for t in TARGETS]
+
+
+def load_module(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def nchw(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return (shape[-1], *shape[:-1]) if len(shape) > 1 else shape
+
+
+def generated(example: str, target: str) -> str:
+    m = cnndsl.load(EXAMPLES / f"{example}.cnn")
+    return emit(m, target)
+
+
+@pytest.mark.parametrize(("example", "target"), CASES)
+def test_golden(example: str, target: str, request) -> None:
+    path = GOLDEN / f"{example}.{target}.py"
+    code = generated(example, target)
+    if request.config.getoption("--update-golden"):
+        GOLDEN.mkdir(exist_ok=True)
+        path.write_text(code, encoding="utf-8")
+    assert path.exists(), f"no golden file {path}: run pytest --update-golden"
+    assert code == path.read_text(encoding="utf-8"), (
+        f"{path} differs: see git diff after pytest --update-golden"
+    )
+
+
+def test_every_example_has_both_goldens_and_nothing_stale() -> None:
+    want = {f"{e}.{t}.py" for e, t in CASES}
+    assert {p.name for p in GOLDEN.glob("*.py")} == want
+
+
+def test_goldens_are_ruff_clean() -> None:
+    files = [str(p) for p in sorted(GOLDEN.glob("*.py"))]
+    ruff = [sys.executable, "-m", "ruff"]
+    fmt = subprocess.run(
+        [*ruff, "format", "--isolated", "--check", *files], capture_output=True, text=True
+    )
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+    lint = subprocess.run(
+        [
+            *ruff,
+            "check",
+            "--isolated",
+            "--select",
+            "E4,E7,E9,F,I,B,UP",
+            "--target-version",
+            "py310",
+            *files,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_output_is_byte_identical_across_processes(tmp_path) -> None:
+    outs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)}
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cnndsl",
+                "compile",
+                "examples/padding.cnn",
+                "--target",
+                "keras",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            env=env,
+        )
+        assert r.returncode == 0
+        outs.append(r.stdout)
+    assert outs[0] == outs[1] == generated("padding", "keras").encode()
+
+
+def test_every_layer_kind_has_both_lowerings() -> None:
+    for table in (KERAS, PYTORCH):
+        missing = [cls.__name__ for cls in kinds() if cls not in table]
+        assert not missing
+
+
+def test_compile_imports_no_framework() -> None:
+    code = (
+        "import sys; from cnndsl.cli import main\n"
+        "for t in ('keras', 'pytorch'):\n"
+        "    assert main(['compile', 'examples/vgg16.cnn', '--target', t]) == 0\n"
+        "heavy = {'torch', 'tensorflow', 'keras', 'jax'} & set(sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_compile_writes_atomically(capsys, tmp_path) -> None:
+    out = tmp_path / "m.py"
+    assert main(["compile", str(EXAMPLES / "lenet5.cnn"), "-t", "keras", "-o", str(out)]) == 0
+    assert out.read_text() == generated("lenet5", "keras")
+    assert [p.name for p in tmp_path.iterdir()] == ["m.py"]  # no temporary left behind
+    assert main(["compile", "--list-targets"]) == 0
+    assert "pytorch" in capsys.readouterr().out
+    assert main(["compile", str(EXAMPLES / "lenet5.cnn")]) == 2  # no target: usage
+
+
+HOSTILE = {
+    'model "x"; import os': "unexpected character '\"'",
+    "model x\nimport os": "unknown layer 'import'",
+    "model __import__": "'__import__' cannot be a layer name",
+    "model class": "'class' cannot be a layer name",
+    "model lenеt": "unexpected character 'е'",  # Cyrillic e, a look-alike
+    "model x\\\nos": "unexpected character '\\'",
+    "model x)": "unexpected ')'",
+    "input 8x8x1\nconv 4 3 name=None": "'None' cannot be a layer name",
+    "input 8x8x1\nconv 4 3 name=_private": "'_private' cannot be a layer name",
+    "input 8x8x1\nconv 4 3 name='a'": "unexpected character",
+}
+
+
+@pytest.mark.parametrize("src", sorted(HOSTILE))
+def test_hostile_names_are_refused(src: str, capsys, tmp_path) -> None:
+    f = tmp_path / "m.cnn"
+    f.write_text(src if "input" in src else src + "\ninput 8x8x1\n", encoding="utf-8")
+    for target in TARGETS:
+        assert main(["compile", str(f), "-t", target]) == 1
+        err = capsys.readouterr().err
+        assert HOSTILE[src] in err and "Traceback" not in err
+
+
+def test_hostile_file_name_stays_in_its_comment(tmp_path) -> None:
+    evil = tmp_path / 'm"\nimport os\nos.system("echo pwned")\n.cnn'
+    evil.write_text("input 8x8x1\nconv 2 3\n")
+    m = cnndsl.load(evil)
+    for target in TARGETS:
+        code = emit(m, target)
+        compile(code, "x.py", "exec")
+        assert "\nimport os" not in code and "\nos.system" not in code
+    assert m.name == "model_"[:0] + m.name  # a safe identifier was derived
+    assert m.name.isidentifier()
+
+
+def test_names_that_clash_with_module_attributes_are_refused(capsys, tmp_path) -> None:
+    f = tmp_path / "m.cnn"
+    for bad in ("forward", "training", "to", "F", "nn"):
+        f.write_text(f"input 8x8x1\nconv 2 3 name={bad}\n")
+        assert main(["compile", str(f), "-t", "pytorch"]) == 1
+        assert f"the layer name '{bad}' is taken" in capsys.readouterr().err
+        assert main(["compile", str(f), "-t", "keras"]) == 0
+        capsys.readouterr()
+
+
+def test_module_attribute_list_covers_nn_module() -> None:
+    torch = pytest.importorskip("torch")
+    public = {n for n in dir(torch.nn.Module) if not n.startswith("_")}
+    assert public <= MODULE_ATTRIBUTES, public - MODULE_ATTRIBUTES
+
+
+# ---------------------------------------------------------------- the frameworks as oracles
+
+
+def keras_counts(model) -> tuple[int, int]:
+    size = lambda ws: sum(int(np.prod(w.shape)) for w in ws)  # noqa: E731
+    return size(model.trainable_weights), size(model.non_trainable_weights)
+
+
+def torch_counts(model) -> tuple[int, int]:
+    trainable = sum(p.numel() for p in model.parameters())
+    stats = sum(b.numel() for n, b in model.named_buffers() if "running" in n)
+    return trainable, stats
+
+
+def check_keras(code: str, m: cnndsl.Model, tmp_path: Path) -> None:
+    pytest.importorskip("keras")
+    path = tmp_path / "gen_keras.py"
+    path.write_text(code)
+    built = load_module(path, f"gen_keras_{abs(hash(code))}").build_model()
+    assert built.count_params() == m.total_params
+    assert keras_counts(built) == (m.trainable_params, m.non_trainable_params)
+    assert tuple(built.output_shape[1:]) == m.output_shape
+
+
+def check_torch(code: str, m: cnndsl.Model, tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "gen_torch.py"
+    path.write_text(code)
+    module = load_module(path, f"gen_torch_{abs(hash(code))}")
+    cls = next(
+        v
+        for v in vars(module).values()
+        if isinstance(v, type)
+        and issubclass(v, torch.nn.Module)
+        and v.__module__ == module.__name__
+    )
+    net = cls().eval()
+    assert torch_counts(net) == (m.trainable_params, m.non_trainable_params)
+    with torch.no_grad():
+        y = net(torch.zeros(2, *nchw(m.input_shape)))
+    assert tuple(y.shape) == (2, *nchw(m.output_shape))
+
+
+@pytest.mark.parametrize(("example", "target"), CASES)
+def test_golden_runs_with_the_frameworks_counts(example: str, target: str, tmp_path) -> None:
+    m = cnndsl.load(EXAMPLES / f"{example}.cnn")
+    code = (GOLDEN / f"{example}.{target}.py").read_text()
+    (check_keras if target == "keras" else check_torch)(code, m, tmp_path)
+
+
+def test_published_counts_through_generated_code(tmp_path) -> None:
+    for example, total in (("lenet5", 61_706), ("vgg16", 138_357_544)):
+        m = cnndsl.load(EXAMPLES / f"{example}.cnn")
+        assert m.total_params == total
+        check_keras(emit(m, "keras"), m, tmp_path)
+        check_torch(emit(m, "pytorch"), m, tmp_path)
+
+
+@settings(max_examples=60)
+@given(src=linear_models())
+def test_random_models_pytorch_counts_and_shapes(src: str, tmp_path_factory) -> None:
+    m = cnndsl.parse(src)
+    check_torch(emit(m, "pytorch"), m, tmp_path_factory.mktemp("t"))
+
+
+@settings(max_examples=25)
+@given(src=linear_models())
+def test_random_models_keras_counts_and_shapes(src: str, tmp_path_factory) -> None:
+    m = cnndsl.parse(src)
+    check_keras(emit(m, "keras"), m, tmp_path_factory.mktemp("k"))
