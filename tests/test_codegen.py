@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given, note, settings
 from strategies import linear_models
 
 import cnndsl
@@ -254,6 +254,7 @@ def test_published_counts_through_generated_code(tmp_path) -> None:
 @settings(max_examples=60)
 @given(src=linear_models())
 def test_random_models_pytorch_counts_and_shapes(src: str, tmp_path_factory) -> None:
+    note(f"the model, as .cnn source:\n{src}")
     m = cnndsl.parse(src)
     check_torch(emit(m, "pytorch"), m, tmp_path_factory.mktemp("t"))
 
@@ -261,5 +262,6 @@ def test_random_models_pytorch_counts_and_shapes(src: str, tmp_path_factory) -> 
 @settings(max_examples=25)
 @given(src=linear_models())
 def test_random_models_keras_counts_and_shapes(src: str, tmp_path_factory) -> None:
+    note(f"the model, as .cnn source:\n{src}")
     m = cnndsl.parse(src)
     check_keras(emit(m, "keras"), m, tmp_path_factory.mktemp("k"))
