@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import given, note, settings
-from strategies import linear_models
 
 import cnndsl
 from cnndsl.backends import TARGETS, emit
@@ -25,6 +24,7 @@ from cnndsl.backends.pytorch import MODULE_ATTRIBUTES, PYTORCH
 from cnndsl.cli import main
 from cnndsl.layers import kinds
 from conftest import EXAMPLES, ROOT
+from strategies import linear_models
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 GOLDEN = Path(__file__).parent / "golden"
