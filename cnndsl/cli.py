@@ -30,6 +30,7 @@ examples:
   cnndsl compile examples/lenet5.cnn --target pytorch -o lenet5.py
   cnndsl run examples/edge_detect.cnn --input examples/shapes.png --feature-maps out/
   cnndsl init-weights examples/lenet5.cnn -o lenet5.npz --seed 1
+  cnndsl verify examples/lenet5.cnn           NumPy, Keras and PyTorch agree?
 
 exit status: 0 ok, 1 an error in a model, 2 wrong usage.
 docs: docs/language.md (the language), docs/json.md (the JSON schemas)
@@ -252,6 +253,142 @@ def _write_atomic(path: str, text: str) -> None:
             os.unlink(tmp)
 
 
+class _Progress:
+    """A one-line progress display on a terminal, shown once a step takes over a second."""
+
+    def __init__(self, label: str) -> None:
+        import time
+
+        self.time = time.monotonic
+        self.start = self.time()
+        self.label = label
+        self.shown = False
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, step: str) -> None:
+        if self.tty and (self.shown or self.time() - self.start > 1.0):
+            self.shown = True
+            sys.stderr.write(f"\r\033[K{self.label}: {step}...")
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .verify import ATOL, RTOL, verify
+
+    try:
+        model, weights = _model_and_weights(args)
+    except CnnDslError as err:
+        _report(err, sys.stderr)
+        return EXIT_MODEL
+    if args.samples < 1:
+        print("cnndsl verify: error: --samples must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    rng = np.random.default_rng(args.seed)
+    x = rng.standard_normal((args.samples, *model.input_shape)).astype(np.float32)
+    progress = _Progress(f"verify {model.name}")
+    try:
+        report = verify(model, weights, x, progress)
+    finally:
+        progress.done()
+    source = args.weights or f"seeded weights (seed {args.seed})"
+    lines = _source_lines(args.model)
+    if args.json:
+        doc = {
+            "schema": "cnndsl.verify/1",
+            "model": model.name,
+            "weights": source,
+            "samples": args.samples,
+            "tolerance": {"rtol": RTOL, "atol": ATOL},
+            "compared": report.compared,
+            "missing": report.missing,
+            "pairs": [p.to_dict() for p in report.pairs],
+            "diverges_at": {
+                t: {"layer": n.name, "kind": n.keyword, "line": n.span.line}
+                for t, n in report.diverges_at.items()
+            },
+            "passed": report.passed,
+        }
+        print(json.dumps(doc, indent=2))
+    else:
+        print(
+            f"verify {model.filename}: {source}, {args.samples} random input"
+            f"{'s' * (args.samples > 1)} of {fmt_shape(model.input_shape)}"
+        )
+        for p in report.pairs:
+            verdict = "PASS" if p.passed else "FAIL"
+            print(
+                f"  {p.a:<7} vs {p.b:<7}  max abs {p.max_abs:.2e}  max rel {p.max_rel:.2e}"
+                f"  {verdict}"
+            )
+        for why in report.missing.values():
+            print(f"  skipped: {why}")
+        print(
+            f"  tolerance: |a - b| <= {ATOL:g} * max(1, max|b|) + {RTOL:g} * |b|, "
+            "element by element"
+        )
+        for target, node in report.diverges_at.items():
+            print(
+                f"{model.filename}:{node.span.line}:{node.span.column}: error: {target} "
+                f"first diverges from numpy at layer '{node.name}' ({node.keyword})"
+            )
+            if 0 < node.span.line <= len(lines):
+                print(f" {node.span.line} | {lines[node.span.line - 1]}")
+        if len(report.compared) < 2:
+            print("nothing to compare: install a framework (pip install 'cnndsl[keras,torch]')")
+        print("PASS" if report.passed else "FAIL")
+    return EXIT_OK if report.passed else EXIT_MODEL
+
+
+def _source_lines(path: str) -> list[str]:
+    try:
+        return read_source(path).splitlines()
+    except CnnDslError:
+        return []
+
+
+def cmd_export_weights(args: argparse.Namespace) -> int:
+    from .frameworks import FrameworkMissing, framework, keras_model, torch_module
+    from .weights import load_weights
+
+    try:
+        model = _load(args.model)
+        weights = load_weights(model, args.weights)
+        out = args.output
+        directory = os.path.dirname(os.path.abspath(out))
+        if args.target == "keras":
+            if not out.endswith(".weights.h5"):
+                print(f"{out}: error: Keras weight files must end in .weights.h5", file=sys.stderr)
+                return EXIT_USAGE
+            built = keras_model(model, weights)
+            tmp = os.path.join(directory, f".tmp-{os.getpid()}.weights.h5")
+            built.save_weights(tmp)
+        else:
+            torch = framework("pytorch")
+            net = torch_module(model, weights)
+            tmp = os.path.join(directory, f".tmp-{os.getpid()}-{os.path.basename(out)}")
+            torch.save(net.state_dict(), tmp)
+        os.replace(tmp, out)
+    except CnnDslError as err:
+        _report(err, sys.stderr)
+        return EXIT_MODEL
+    except FrameworkMissing as exc:
+        print(f"cnndsl export-weights: error: {exc}", file=sys.stderr)
+        return EXIT_MODEL
+    except OSError as exc:
+        print(f"{args.output}: error: cannot write: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_MODEL
+    what = "model.load_weights()" if args.target == "keras" else "load_state_dict(torch.load())"
+    print(f"{out}: {model.name} weights for {args.target}, for {what}")
+    return EXIT_OK
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
@@ -331,6 +468,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--json", action="store_true", help="print JSON (cnndsl.run/1)")
     r.set_defaults(func=cmd_run)
+
+    v = sub.add_parser(
+        "verify",
+        help="prove NumPy, Keras and PyTorch compute the same function",
+        description="Run the NumPy interpreter and the generated Keras and PyTorch code on "
+        "the same weights and random inputs; print max abs / max rel error per pair, PASS or "
+        "FAIL, and on a failure the first layer that diverges. Exit 1 on disagreement.",
+        epilog="example: cnndsl verify examples/lenet5.cnn --samples 8",
+    )
+    v.add_argument("model", metavar="MODEL", help="model file")
+    v.add_argument("--weights", "-w", metavar="W.npz", help="canonical weights (.npz)")
+    v.add_argument("--seed", type=int, default=0, help="seed for weights and inputs")
+    v.add_argument("--samples", type=int, default=4, help="random inputs (default 4)")
+    v.add_argument("--json", action="store_true", help="print JSON (cnndsl.verify/1)")
+    v.set_defaults(func=cmd_verify)
+
+    ex = sub.add_parser(
+        "export-weights",
+        help="convert canonical .npz weights for the generated Keras or PyTorch code",
+        description="Write canonical weights in a framework's own format: a PyTorch "
+        "state_dict (torch.save) for the generated module's load_state_dict, or a Keras "
+        ".weights.h5 for the generated model's load_weights.",
+        epilog="example: cnndsl export-weights w.npz --model examples/lenet5.cnn "
+        "--target pytorch -o lenet5.pt",
+    )
+    ex.add_argument("weights", metavar="W.npz", help="canonical weights")
+    ex.add_argument("--model", "-m", required=True, metavar="MODEL", help="model file")
+    ex.add_argument("--target", "-t", required=True, choices=["keras", "pytorch"])
+    ex.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write")
+    ex.set_defaults(func=cmd_export_weights)
 
     iw = sub.add_parser(
         "init-weights",

@@ -1,0 +1,117 @@
+"""Run the generated Keras and PyTorch code in the real frameworks, on canonical weights.
+
+Used by ``cnndsl verify``, ``cnndsl export-weights`` and the agreement tests. The
+frameworks are imported only when a function here is called; a missing one
+raises :class:`FrameworkMissing` naming the extra to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import tempfile
+import types
+from typing import Any
+
+import numpy as np
+
+from .backends import emit
+from .convert import from_keras, from_pytorch, to_keras, to_pytorch, torch_feature_order
+from .ir import Model
+from .weights import Weights
+
+EXTRA = {"keras": "keras", "pytorch": "torch"}
+
+
+class FrameworkMissing(Exception):
+    def __init__(self, target: str):
+        super().__init__(f"{target} is not installed: pip install 'cnndsl[{EXTRA[target]}]'")
+        self.target = target
+
+
+def framework(target: str) -> Any:
+    """Import Keras (TensorFlow backend, quiet) or torch, or raise FrameworkMissing."""
+    if target == "keras":
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    name = "keras" if target == "keras" else "torch"
+    if importlib.util.find_spec(name) is None:
+        raise FrameworkMissing(target)
+    return importlib.import_module(name)
+
+
+def load_generated(model: Model, target: str) -> types.ModuleType:
+    """Execute the generated source as a module (written to a temporary file first, so that
+    tracebacks and inspection see real source lines)."""
+    code = emit(model, target)
+    fd, path = tempfile.mkstemp(prefix=f"cnndsl_{model.name}_{target}_", suffix=".py")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(code)
+    try:
+        name = os.path.splitext(os.path.basename(path))[0]
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # Keras looks helper classes up by module
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        os.unlink(path)
+
+
+def torch_module(model: Model, weights: Weights | None = None) -> Any:
+    """The generated nn.Module, in eval mode, with ``weights`` loaded if given."""
+    torch = framework("pytorch")
+    module = load_generated(model, "pytorch")
+    cls = next(
+        v
+        for v in vars(module).values()
+        if isinstance(v, type)
+        and issubclass(v, torch.nn.Module)
+        and v.__module__ == module.__name__
+    )
+    net = cls().eval()
+    if weights is not None:
+        state = {k: torch.from_numpy(v) for k, v in to_pytorch(model, weights).items()}
+        missing, unexpected = net.load_state_dict(state, strict=False)
+        assert not unexpected, unexpected
+        assert all(k.endswith("num_batches_tracked") for k in missing), missing
+    return net
+
+
+def keras_model(model: Model, weights: Weights | None = None) -> Any:
+    """The generated keras.Model, with ``weights`` set if given."""
+    framework("keras")
+    built = load_generated(model, "keras").build_model()
+    if weights is not None:
+        for name, arrays in to_keras(model, weights).items():
+            built.get_layer(name).set_weights(arrays)
+    return built
+
+
+def torch_weights(model: Model, net: Any) -> Weights:
+    return from_pytorch(model, {k: v.detach().numpy() for k, v in net.state_dict().items()})
+
+
+def keras_weights(model: Model, built: Any) -> Weights:
+    return from_keras(
+        model, {n.name: built.get_layer(n.name).get_weights() for n in model.nodes if n.weights}
+    )
+
+
+def run(target: str, model: Model, weights: Weights, x: np.ndarray) -> np.ndarray:
+    """The generated model's output on a channels-last batch, returned channels-last."""
+    if target == "keras":
+        return np.asarray(keras_model(model, weights)(x, training=False))
+    torch = framework("pytorch")
+    net = torch_module(model, weights)
+    xt = np.moveaxis(x, -1, 1) if x.ndim > 2 else x
+    with torch.no_grad():
+        y = net(torch.from_numpy(np.ascontiguousarray(xt))).numpy()
+    if y.ndim > 2:
+        return np.moveaxis(y, 1, -1)
+    order = torch_feature_order(model)[model.outputs[-1].name]
+    # a model that ends on flattened features gives them in PyTorch's (C, H, W) order
+    return y if order is None else y[:, np.argsort(order)]

@@ -1,0 +1,107 @@
+"""`cnndsl verify`: run NumPy, Keras and PyTorch on the same weights and inputs, and compare.
+
+Two outputs agree when, element by element, ``|a - b| <= ATOL * s + RTOL * |b|`` with
+``s = max(1, max |b|)``: float32 tolerances, scaled so that a large-valued output is not
+held to an absolute bound meant for values near 1. On a disagreement the first layer
+that diverges is found by bisection over model prefixes (each prefix is generated,
+built and compared like the whole model), and named with its source line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .backends.numpy import forward
+from .frameworks import FrameworkMissing, run
+from .ir import Model, Node
+from .weights import Weights
+
+RTOL = 1e-4
+ATOL = 1e-5
+TARGETS = ("keras", "pytorch")
+
+
+@dataclass(frozen=True)
+class Pair:
+    a: str
+    b: str
+    max_abs: float
+    max_rel: float  # max |a - b| relative to max |b|
+    passed: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "a": self.a,
+            "b": self.b,
+            "max_abs": self.max_abs,
+            "max_rel": self.max_rel,
+            "passed": self.passed,
+        }
+
+
+@dataclass
+class Report:
+    compared: list[str]
+    missing: dict[str, str] = field(default_factory=dict)  # backend -> why
+    pairs: list[Pair] = field(default_factory=list)
+    diverges_at: dict[str, Node] = field(default_factory=dict)  # target -> first bad node
+
+    @property
+    def passed(self) -> bool:
+        return len(self.compared) > 1 and all(p.passed for p in self.pairs)
+
+
+def compare(a: np.ndarray, b: np.ndarray) -> tuple[float, float, bool]:
+    if a.shape != b.shape:
+        return float("inf"), float("inf"), False
+    diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
+    mag = float(np.abs(b).max()) if b.size else 0.0
+    scale = max(1.0, mag)
+    ok = bool(np.all(diff <= ATOL * scale + RTOL * np.abs(b))) and bool(np.isfinite(a).all())
+    max_abs = float(diff.max()) if diff.size else 0.0
+    return max_abs, max_abs / mag if mag else max_abs, ok
+
+
+def prefix(model: Model, k: int) -> Model:
+    """The model cut after its first ``k`` nodes (topological order)."""
+    return Model(model.name, model.nodes[:k], model.filename)
+
+
+def verify(
+    model: Model, weights: Weights, x: np.ndarray, progress: Callable[[str], None] = lambda s: None
+) -> Report:
+    progress("numpy")
+    outputs = {"numpy": forward(model, weights, x)}
+    report = Report(compared=["numpy"])
+    for target in TARGETS:
+        progress(target)
+        try:
+            outputs[target] = run(target, model, weights, x)
+            report.compared.append(target)
+        except FrameworkMissing as exc:
+            report.missing[target] = str(exc)
+    names = report.compared
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            report.pairs.append(Pair(a, b, *compare(outputs[b], outputs[a])))
+    for target in names[1:]:
+        pair = next(p for p in report.pairs if p.a == "numpy" and p.b == target)
+        if not pair.passed:
+            progress(f"looking for the first layer where {target} diverges")
+            report.diverges_at[target] = first_divergence(model, weights, x, target)
+    return report
+
+
+def first_divergence(model: Model, weights: Weights, x: np.ndarray, target: str) -> Node:
+    """Bisect over prefixes: the input alone agrees, the whole model does not."""
+    lo, hi = 1, len(model.nodes)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        sub = prefix(model, mid)
+        ws = {n.name: weights[n.name] for n in sub.nodes if n.name in weights}
+        ok = compare(run(target, sub, ws, x), forward(sub, ws, x))[2]
+        lo, hi = (mid, hi) if ok else (lo, mid)
+    return model.nodes[hi - 1]
