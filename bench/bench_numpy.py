@@ -3,7 +3,9 @@
     pip install -c constraints.txt -e '.[bench]'
     python bench/bench_numpy.py            # --quick: fewer repeats
 
-For each model: ms per batch on NumPy and on PyTorch (torch imported only here), the
+For each model: ms per batch on NumPy and on PyTorch eager (the module cnndsl generates,
+which bench_codegen.py shows is as fast as a hand-written one; torch is imported only
+here), the
 ratio torch_time / numpy_time (>= 1.0 means NumPy is as fast or faster), and the
 largest difference of their outputs (they must agree). Then the largest conv
 layer's GFLOP/s beside np.matmul's sgemm GFLOP/s on the same matrix sizes and on a
@@ -28,93 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 import cnndsl  # noqa: E402
 from cnndsl.backends.numpy import forward, ops  # noqa: E402
-from cnndsl.layers import Activation, Conv, Dense, Dropout, Flatten, Input, Pool  # noqa: E402
+from cnndsl.frameworks import torch_module  # noqa: E402
 from cnndsl.weights import init_weights  # noqa: E402
-
-CIFAR_VGG = """
-model cifar_vgg
-input 32x32x3
-conv 64 3x3 relu same
-conv 64 3x3 relu same
-pool max 2
-conv 128 3x3 relu same
-conv 128 3x3 relu same
-pool max 2
-conv 256 3x3 relu same
-conv 256 3x3 relu same
-pool max 2
-flatten
-dense 10 softmax
-"""
-
-
-def torch_model(model, weights, torch):
-    """The same network in PyTorch (NCHW), written from the IR for this benchmark only."""
-    nn = torch.nn
-    layers = []
-
-    def act(fn):
-        return {
-            "linear": nn.Identity(),
-            "relu": nn.ReLU(),
-            "sigmoid": nn.Sigmoid(),
-            "softmax": nn.Softmax(dim=1),
-        }[fn]
-
-    class ChannelsLastFlatten(nn.Module):  # flatten in the language's (H, W, C) order
-        def forward(self, x):
-            return x.permute(0, *range(2, x.ndim), 1).flatten(1)
-
-    for node in model.nodes:
-        layer, w = node.layer, weights.get(node.name, {})
-        if isinstance(layer, Input):
-            continue
-        if isinstance(layer, Conv):
-            r = len(layer.kernel)
-            pads = layer.pads()
-            assert all(a == b for a, b in pads), "symmetric padding only in this benchmark"
-            conv = (nn.Conv1d if r == 1 else nn.Conv2d)(
-                model.node(node.inputs[0]).shape[-1],
-                layer.filters,
-                layer.kernel,
-                stride=layer.stride,
-                padding=tuple(a for a, _ in pads),
-                dilation=layer.dilation,
-                groups=layer.groups,
-                bias=layer.bias,
-            )
-            k = w["kernel"]  # (k..., in, out) -> (out, in, k...)
-            conv.weight.data = torch.from_numpy(
-                np.ascontiguousarray(k.transpose(r + 1, r, *range(r)))
-            )
-            if layer.bias:
-                conv.bias.data = torch.from_numpy(w["bias"])
-            layers += [conv, act(layer.activation)]
-        elif isinstance(layer, Pool):
-            assert layer.padding == "valid"
-            r = len(layer.size)
-            cls = {
-                ("max", 1): nn.MaxPool1d,
-                ("max", 2): nn.MaxPool2d,
-                ("avg", 1): nn.AvgPool1d,
-                ("avg", 2): nn.AvgPool2d,
-            }[(layer.op, r)]
-            layers.append(cls(layer.size, layer.stride))
-        elif isinstance(layer, Flatten):
-            layers.append(ChannelsLastFlatten())
-        elif isinstance(layer, Dense):
-            lin = nn.Linear(w["kernel"].shape[0], layer.units, bias=layer.bias)
-            lin.weight.data = torch.from_numpy(np.ascontiguousarray(w["kernel"].T))
-            if layer.bias:
-                lin.bias.data = torch.from_numpy(w["bias"])
-            layers += [lin, act(layer.activation)]
-        elif isinstance(layer, Dropout):
-            continue
-        elif isinstance(layer, Activation):
-            layers.append(act(layer.fn))
-        else:
-            raise NotImplementedError(type(layer).__name__)
-    return nn.Sequential(*layers).eval()
 
 
 def timeit(fn, repeat: int) -> float:
@@ -128,15 +45,16 @@ def timeit(fn, repeat: int) -> float:
 
 
 def compare(name, model, batch, torch, repeat) -> None:
+    """Both sides take their native layout: NHWC for NumPy, NCHW for PyTorch."""
     weights = init_weights(model, seed=0)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, *model.input_shape)).astype(np.float32)
-    tm = torch_model(model, weights, torch)
+    tm = torch_module(model, weights)  # the generated nn.Module, weights converted
     xt = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1)))  # NCHW, made once
     with torch.inference_mode():
         t_np = timeit(lambda: forward(model, weights, x), repeat)
         t_t = timeit(lambda: tm(xt), repeat)
-        diff = float(np.max(np.abs(forward(model, weights, x) - tm(xt).numpy())))
+        diff = float(np.max(np.abs(forward(model, weights, x) - tm(xt).numpy())))  # (N, F)
     print(
         f"{name:<22} batch {batch:>4}: numpy {t_np * 1e3:8.2f} ms   torch {t_t * 1e3:8.2f} ms"
         f"   ratio {t_t / t_np:5.2f}x   max|diff| {diff:.1e}"
@@ -230,7 +148,7 @@ def main() -> None:
     print(f"numpy {np.__version__}, torch {torch.__version__}; {threads} threads for both\n")
 
     lenet = cnndsl.load(ROOT / "examples" / "lenet5.cnn")
-    vgg = cnndsl.parse(CIFAR_VGG, "cifar_vgg.cnn")
+    vgg = cnndsl.load(ROOT / "examples" / "cifar_vgg.cnn")
     text = cnndsl.load(ROOT / "examples" / "text_cnn.cnn")
     compare("LeNet-5", lenet, 64, torch, repeat)
     compare("LeNet-5", lenet, 256, torch, repeat)
