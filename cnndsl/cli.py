@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from . import __version__, decode_source, parse, read_source
-from .errors import CnnDslError
+from .errors import CnnDslError, Diagnostic
 from .ir import Model
 from .layers import fmt_shape
 
@@ -389,6 +389,51 @@ def cmd_export_weights(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_import_weights(args: argparse.Namespace) -> int:
+    from .frameworks import (
+        FrameworkMissing,
+        framework,
+        keras_model,
+        keras_weights,
+        torch_module,
+        torch_weights,
+    )
+    from .weights import check_weights, save_weights
+
+    try:
+        model = _load(args.model)
+        if not os.path.isfile(args.file):
+            raise CnnDslError([Diagnostic("no such file", None)], args.file, "")
+        try:
+            if args.source == "keras":
+                built = keras_model(model)
+                built.load_weights(args.file)
+                weights = keras_weights(model, built)
+            else:
+                torch = framework("pytorch")
+                net = torch_module(model)
+                net.load_state_dict(torch.load(args.file, weights_only=True))
+                weights = torch_weights(model, net)
+        except (ValueError, RuntimeError, KeyError, OSError) as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CnnDslError(
+                [Diagnostic(f"does not fit {model.name}: {message}", None)], args.file, ""
+            ) from None
+        weights = check_weights(
+            model, {f"{n}/{k}": a for n, ws in weights.items() for k, a in ws.items()}, args.file
+        )
+        save_weights(weights, args.output)
+    except CnnDslError as err:
+        _report(err, sys.stderr)
+        return EXIT_MODEL
+    except FrameworkMissing as exc:
+        print(f"cnndsl import-weights: error: {exc}", file=sys.stderr)
+        return EXIT_MODEL
+    n = sum(a.size for ws in weights.values() for a in ws.values())
+    print(f"{args.output}: {n:,} canonical weights for {model.name} from {args.source}")
+    return EXIT_OK
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
@@ -498,6 +543,20 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--target", "-t", required=True, choices=["keras", "pytorch"])
     ex.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write")
     ex.set_defaults(func=cmd_export_weights)
+
+    im = sub.add_parser(
+        "import-weights",
+        help="convert Keras or PyTorch weights of the generated code back to canonical .npz",
+        description="Read a .weights.h5 (Keras) or a state_dict file (PyTorch) made for the "
+        "generated code, and write canonical weights, the reverse of export-weights.",
+        epilog="example: cnndsl import-weights lenet5.pt --model examples/lenet5.cnn "
+        "--source pytorch -o w.npz",
+    )
+    im.add_argument("file", metavar="FILE", help="the framework's weight file")
+    im.add_argument("--model", "-m", required=True, metavar="MODEL", help="model file")
+    im.add_argument("--source", "-s", required=True, choices=["keras", "pytorch"])
+    im.add_argument("-o", "--output", required=True, metavar="W.npz", help="file to write")
+    im.set_defaults(func=cmd_import_weights)
 
     iw = sub.add_parser(
         "init-weights",

@@ -43,6 +43,10 @@ def random_weights(model: cnndsl.Model, seed: int):
 
 def run_torch(model, weights, x):
     net = torch_module(model, weights)
+    # PyTorch's own counts: parameters are trainable, running statistics are buffers
+    assert sum(p.numel() for p in net.parameters()) == model.trainable_params
+    stats = sum(b.numel() for n, b in net.named_buffers() if "running" in n)
+    assert stats == model.non_trainable_params
     back = torch_weights(model, net)
     for node, ws in weights.items():  # the conversion round-trips exactly
         for name, arr in ws.items():
@@ -52,6 +56,8 @@ def run_torch(model, weights, x):
 
 def run_keras(model, weights, x):
     built = keras_model(model, weights)
+    assert built.count_params() == model.total_params  # Keras' own count
+    assert tuple(built.output_shape[1:]) == model.output_shape
     back = keras_weights(model, built)
     for node, ws in weights.items():
         for name, arr in ws.items():
@@ -96,6 +102,7 @@ def test_edge_detector_fixed_weights_in_generated_code() -> None:
 @given(src=linear_models())
 def test_random_models_agree(src: str) -> None:
     """The profile's example count (ci: 200, thorough: 2,000) of random models, each run
-    on NumPy, Keras and PyTorch."""
+    on NumPy, Keras and PyTorch: outputs agree, and the frameworks' own parameter counts
+    and output shapes equal the IR's."""
     note(f"the model, as .cnn source:\n{src}")
     agree(cnndsl.parse(src), 0)
