@@ -9,17 +9,62 @@ options only, and no error is a consequence of another).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .errors import CnnDslError, Diagnostic, Note, Span
 from .ir import Model, Node
-from .layers import REGISTRY, Entry, Input, Layer, LayerError, OptSpec, Shape
+from .layers import REGISTRY, Entry, Input, Layer, LayerError, OptSpec, Shape, fmt_shape
 from .options import NameT, OptionError, did_you_mean
-from .syntax import Statement, Value
+from .syntax import Option, Statement, Value
 
 DIRECTIVES = ("model",)
+#: limits on what blocks and repeat may expand to (docs/language.md)
+MAX_NODES = 100_000
+MAX_DEPTH = 32
+MAX_REPEAT = 10_000
+
+
+class _TooBig(Exception):
+    """The expansion passed MAX_NODES: stop checking, the error is already recorded."""
+
+
+def walk(statements: Sequence[Statement | None]) -> Iterator[Statement]:
+    """Every statement, nested bodies included."""
+    for st in statements:
+        if st is not None:
+            yield st
+            if st.body:
+                yield from walk(st.body)
+
+
+def _subst_value(v: Any, env: dict[str, Value]) -> Any:
+    if isinstance(v, Option):
+        return Option(v.key, v.key_span, _subst_value(v.value, env), v.span)
+    if v.kind == "name" and v.value in env:
+        bound = env[str(v.value)]
+        return Value(bound.kind, bound.value, v.span)  # the use site keeps its place
+    if v.kind in ("tuple", "list"):
+        return Value(v.kind, tuple(_subst_value(x, env) for x in v.value), v.span)
+    return v
+
+
+def substitute(st: Statement, env: dict[str, Value]) -> Statement:
+    """A block's parameters replaced by the values of one call (bodies stay as written:
+    they are substituted when they run, under the same parameters)."""
+    return Statement(
+        st.keyword,
+        st.keyword_span,
+        tuple(_subst_value(a, env) for a in st.args),
+        tuple(_subst_value(o, env) for o in st.options),
+        st.span,
+        st.body,
+    )
+
+
 _NAME = NameT()
 
 
@@ -43,71 +88,26 @@ class _Checker:
         # Explicit names are known up front so that automatic ones never collide.
         self.reserved = {
             str(o.value.value)
-            for s in statements
-            if s is not None
+            for s in walk(statements)
             for o in s.options
             if o.key == "name" and o.value.kind == "name"
         }
         self.counters: dict[str, int] = {}
+        self.calls: tuple[Note, ...] = ()  # "in block 'x' used here" notes, innermost first
+        self.blocks: dict[str, tuple[Statement, list[tuple[str, Value | None]]]] = {}
+        self.by_name: dict[str, Node] = {}
 
     def error(
         self, message: str, span: Span | None, hint: str | None = None, notes: tuple[Note, ...] = ()
     ) -> None:
-        self.diags.append(Diagnostic(message, span, hint, notes))
+        self.diags.append(Diagnostic(message, span, hint, notes + self.calls))
 
     # ------------------------------------------------------------ main loop
 
     def run(self) -> list[Node]:
-        current: Node | None = None  # the tensor flowing on; None while unknown
-        known = True
-        for st in self.statements:
-            if st is None:  # a syntax error: what it did to the shape is unknown
-                known = False
-                continue
-            if st.keyword in DIRECTIVES:
-                self.directive(st)
-                continue
-            entry = REGISTRY.get(st.keyword)
-            if entry is None:
-                self.unknown_keyword(st)
-                known = False
-                continue
-            bound = self.bind_options(st, entry)
-            if entry.cls is Input:
-                if self.input_stmt is not None:
-                    first = self.input_stmt.keyword_span
-                    self.error(
-                        "the model already has an input",
-                        st.keyword_span,
-                        hint="a model has one input statement, at the top",
-                        notes=(Note("the first input is here", first),),
-                    )
-                    continue
-                self.input_stmt = st
-                if bound is None:
-                    known = False
-                    continue
-                layer, spans, name = bound
-                node = self.make_node(st, layer, (), spans, name or "input")
-                current, known = node, node is not None
-                continue
-            if self.input_stmt is None:
-                if not self.missing_input_reported:
-                    self.missing_input_reported = True
-                    self.error(
-                        f"'{st.keyword}' comes before any input: the model needs an input "
-                        "shape first",
-                        st.keyword_span,
-                        hint="start the model with a line such as `input 28x28x1` "
-                        "(height x width x channels) or `input 100x300` (length x channels)",
-                    )
-                known = False
-            if bound is None or not known or current is None:
-                known = False
-                continue
-            layer, spans, name = bound
-            node = self.make_node(st, layer, (current,), spans, name)
-            current, known = node, node is not None
+        self.collect_blocks()
+        with contextlib.suppress(_TooBig):  # the error is recorded; stop expanding
+            self.seq(self.statements, None, {}, ())
         if None in self.statements:
             pass  # a statement with a syntax error may have been the input
         elif self.input_stmt is None and not self.missing_input_reported:
@@ -125,6 +125,96 @@ class _Checker:
                     "input 28x28x1; conv 8 3x3 relu; flatten; dense 10 softmax",
                 )
         return self.nodes
+
+    def seq(
+        self,
+        statements: Sequence[Statement | None],
+        current: Node | None,
+        env: dict[str, Value],
+        calls: tuple[Note, ...],
+    ) -> Node | None:
+        """Check statements in order; return the tensor they leave (None: unknown)."""
+        saved, self.calls = self.calls, calls
+        try:
+            for st in statements:
+                if st is None:  # a syntax error: what it did to the shape is unknown
+                    current = None
+                    continue
+                if env:
+                    st = substitute(st, env)
+                current = self.statement(st, current, env, calls)
+            return current
+        finally:
+            self.calls = saved
+
+    def statement(
+        self, st: Statement, current: Node | None, env: dict[str, Value], calls: tuple[Note, ...]
+    ) -> Node | None:
+        kw = st.keyword
+        if kw in DIRECTIVES:
+            if calls or env:
+                self.error(f"'{kw}' belongs at the top of the file", st.keyword_span)
+            elif kw == "model":
+                self.directive(st)
+            return current
+        if kw in STRUCTURES and (st.body is not None or kw not in REGISTRY):
+            return STRUCTURES[kw](self, st, current, env, calls)
+        if kw in self.blocks:
+            return self.call_block(st, current, calls)
+        if st.body is not None:
+            self.error(
+                f"'{kw}' takes no {{ ... }} block",
+                st.body[0].span if st.body else st.keyword_span,
+                hint="blocks follow repeat, residual, concat, add, branch, shortcut "
+                "and block definitions",
+            )
+            return None
+        entry = REGISTRY.get(kw)
+        if entry is None:
+            self.unknown_keyword(st)
+            return None
+        bound = self.bind_options(st, entry)
+        if entry.cls is Input:
+            if self.input_stmt is not None:
+                first = self.input_stmt.keyword_span
+                self.error(
+                    "the model already has an input",
+                    st.keyword_span,
+                    hint="a model has one input statement, at the top",
+                    notes=(Note("the first input is here", first),),
+                )
+                return current
+            self.input_stmt = st
+            if bound is None:
+                return None
+            layer, spans, name, _ = bound
+            return self.make_node(st, layer, (), spans, name or "input")
+        if self.input_stmt is None:
+            if not self.missing_input_reported:
+                self.missing_input_reported = True
+                self.error(
+                    f"'{kw}' comes before any input: the model needs an input shape first",
+                    st.keyword_span,
+                    hint="start the model with a line such as `input 28x28x1` "
+                    "(height x width x channels) or `input 100x300` (length x channels)",
+                )
+            return None
+        if bound is None or current is None:
+            return None
+        layer, spans, name, refs = bound
+        inputs = [current]
+        for ref in refs:
+            node = self.by_name.get(str(ref.value))
+            if node is None:
+                hint = did_you_mean(str(ref.value), list(self.by_name))
+                self.error(
+                    f"no layer named '{ref.value}' before this {kw}",
+                    ref.span,
+                    hint=hint or "name a layer with name=... to refer to it",
+                )
+                return None
+            inputs.append(node)
+        return self.make_node(st, layer, tuple(inputs), spans, name)
 
     # ------------------------------------------------------------ statements
 
@@ -147,14 +237,17 @@ class _Checker:
         self.model_name = (name, st.args[0].span)
 
     def unknown_keyword(self, st: Statement) -> None:
-        hint = did_you_mean(st.keyword, _keywords())
+        words = [*_keywords(), *STRUCTURES, *self.blocks]
+        hint = did_you_mean(st.keyword, words)
         if hint is None:
             hint = "layers: " + ", ".join(sorted(_keywords()))
+            if self.blocks:
+                hint += "; blocks: " + ", ".join(sorted(self.blocks))
         self.error(f"unknown layer '{st.keyword}'", st.keyword_span, hint=hint)
 
     def bind_options(
         self, st: Statement, entry: Entry
-    ) -> tuple[Layer, dict[str, Span], str | None] | None:
+    ) -> tuple[Layer, dict[str, Span], str | None, list[Value]] | None:
         """Turn positional and key=value literals into the kind's dataclass."""
         cls = entry.cls
         specs = cls.options()
@@ -163,6 +256,18 @@ class _Checker:
         ok = True
         free = _positional(entry)
         args = list(reversed(st.args))
+        refs: list[Value] = []
+        if cls.ARITY < 0:  # a merge: its words name the tensors to merge with
+            refs = [v for v in st.args if v.kind == "name"]
+            args = [v for v in args if v.kind != "name"]
+            if not refs:
+                self.error(
+                    f"{st.keyword} needs the name of a layer to merge with, or "
+                    f"branches: {st.keyword} {{ branch {{ ... }} branch {{ ... }} }}",
+                    st.keyword_span,
+                    hint=f"for example: {cls.EXAMPLE}",
+                )
+                ok = False
         while args:
             v = args.pop()
             target = None
@@ -249,7 +354,7 @@ class _Checker:
                 )
             else:
                 self.names[name] = name_span
-        return layer, spans, name
+        return layer, spans, name, refs
 
     def positional_error(
         self,
@@ -341,6 +446,7 @@ class _Checker:
         inputs: tuple[Node, ...],
         spans: dict[str, Span],
         name: str | None,
+        keyword: str | None = None,
     ) -> Node | None:
         shapes: tuple[Shape, ...] = tuple(n.shape for n in inputs)
         try:
@@ -351,13 +457,254 @@ class _Checker:
         except LayerError as exc:
             self.layer_error(st, exc, spans)
             return None
+        keyword = keyword or st.keyword
         if name is None:
-            name = self.auto_name(st.keyword)
+            name = self.auto_name(keyword)
+        if len(self.nodes) >= MAX_NODES:
+            self.error(
+                f"the model expands to more than {MAX_NODES:,} layers",
+                st.keyword_span,
+                hint="check the repeat counts and block calls",
+            )
+            raise _TooBig
         node = Node(
-            name, bound, tuple(n.name for n in inputs), shape, weights, macs, st.span, st.keyword
+            name, bound, tuple(n.name for n in inputs), shape, weights, macs, st.span, keyword
         )
         self.nodes.append(node)
+        self.by_name[name] = node
         return node
+
+
+# ---------------------------------------------------------------- structure
+
+
+def _collect_blocks(self: _Checker) -> None:
+    """Block definitions, anywhere at the top level: `block NAME(params) { body }`."""
+    for st in self.statements:
+        if st is None or st.keyword != "block":
+            continue
+        header = st.args
+        if (
+            st.body is None
+            or not header
+            or header[0].kind != "name"
+            or st.options
+            or len(header) > 2
+            or (len(header) == 2 and header[1].kind != "tuple")
+        ):
+            self.error(
+                "write a block as `block NAME(param, param=default) { ... }`",
+                st.keyword_span,
+                hint="for example: block vgg(filters, convs=2) "
+                "{ repeat convs { conv filters 3x3 relu same }; pool max 2 }",
+            )
+            continue
+        name = str(header[0].value)
+        if name in REGISTRY or name in STRUCTURES or name in DIRECTIVES:
+            self.error(
+                f"'{name}' is a keyword of the language; name the block otherwise", header[0].span
+            )
+            continue
+        if name in self.blocks:
+            self.error(
+                f"block '{name}' is defined twice",
+                header[0].span,
+                notes=(Note("first defined here", self.blocks[name][0].span),),
+            )
+            continue
+        params: list[tuple[str, Value | None]] = []
+        ok = True
+        for item in header[1].value if len(header) == 2 else ():  # type: ignore[union-attr]
+            if isinstance(item, Option):
+                params.append((item.key, item.value))
+            elif item.kind == "name":
+                if any(d is not None for _, d in params):
+                    self.error(
+                        "a parameter without a default cannot follow one with a default", item.span
+                    )
+                    ok = False
+                params.append((str(item.value), None))
+            else:
+                self.error(f"expected a parameter name, found {item.text()}", item.span)
+                ok = False
+        names = [p for p, _ in params]
+        for i, p in enumerate(names):
+            if p in names[:i]:
+                self.error(f"parameter '{p}' is listed twice", header[0].span)
+                ok = False
+        if ok:
+            self.blocks[name] = (st, params)
+
+
+def _call_block(
+    self: _Checker, st: Statement, current: Node | None, calls: tuple[Note, ...]
+) -> Node | None:
+    """Expand one use of a block: bind its arguments, check its body under them."""
+    definition, params = self.blocks[st.keyword]
+    here = Note(f"in block '{st.keyword}' used here", st.keyword_span)
+    if any(n.message == here.message for n in calls):
+        self.error(
+            f"block '{st.keyword}' uses itself",
+            st.keyword_span,
+            hint="blocks cannot be recursive: use repeat for repetition",
+        )
+        return None
+    if len(calls) >= MAX_DEPTH:
+        self.error(f"blocks nest more than {MAX_DEPTH} deep", st.keyword_span)
+        return None
+    env: dict[str, Value] = {}
+    names = [p for p, _ in params]
+    if len(st.args) > len(params):
+        self.error(
+            f"block '{st.keyword}' takes {len(params)} value"
+            f"{'s' * (len(params) != 1)}, {len(st.args)} given",
+            st.args[len(params)].span,
+            hint=f"block {st.keyword}({', '.join(names)})",
+        )
+        return None
+    for (p, _), v in zip(params, st.args):
+        env[p] = v
+    for o in st.options:
+        if o.key not in names:
+            self.error(
+                f"block '{st.keyword}' has no parameter '{o.key}'",
+                o.key_span,
+                hint=did_you_mean(o.key, names) or f"parameters: {', '.join(names)}",
+            )
+            return None
+        if o.key in env:
+            self.error(f"{o.key} is given twice", o.key_span)
+            return None
+        env[o.key] = o.value
+    missing = [p for p, d in params if p not in env and d is None]
+    if missing:
+        self.error(
+            f"block '{st.keyword}' needs {', '.join(missing)}",
+            st.keyword_span,
+            hint=f"block {st.keyword}({', '.join(names)})",
+        )
+        return None
+    for p, d in params:
+        if p not in env and d is not None:
+            env[p] = d
+    assert definition.body is not None
+    return self.seq(definition.body, current, env, (here, *calls))
+
+
+def _repeat(
+    self: _Checker,
+    st: Statement,
+    current: Node | None,
+    env: dict[str, Value],
+    calls: tuple[Note, ...],
+) -> Node | None:
+    if st.body is None or len(st.args) != 1 or st.options or st.args[0].kind != "int":
+        self.error("write `repeat N { ... }` with a whole number N", st.keyword_span)
+        return None
+    n = int(st.args[0].value)  # type: ignore[call-overload]
+    if not 0 <= n <= MAX_REPEAT:
+        self.error(f"repeat count must be between 0 and {MAX_REPEAT:,}, found {n}", st.args[0].span)
+        return None
+    for _ in range(n):
+        current = self.seq(st.body, current, env, calls)
+    return current
+
+
+def _merge_node(self: _Checker, st: Statement, kind: str, outs: list[Node]) -> Node | None:
+    entry = REGISTRY[kind]
+    return self.make_node(st, entry.cls(), tuple(outs), {}, None, keyword=kind)
+
+
+def _residual(
+    self: _Checker,
+    st: Statement,
+    current: Node | None,
+    env: dict[str, Value],
+    calls: tuple[Note, ...],
+) -> Node | None:
+    """`residual { body; shortcut { projection } }`: output = body(x) + shortcut(x)."""
+    if st.body is None or st.args or st.options:
+        self.error(
+            "write `residual { ... }`, with an optional `shortcut { ... }` inside", st.keyword_span
+        )
+        return None
+    body = [b for b in st.body if b.keyword != "shortcut"]
+    shortcuts = [b for b in st.body if b.keyword == "shortcut"]
+    for extra in shortcuts[1:]:
+        self.error("a residual has one shortcut", extra.keyword_span)
+    if shortcuts and (shortcuts[0].body is None or shortcuts[0].args or shortcuts[0].options):
+        self.error("write the projection as `shortcut { ... }`", shortcuts[0].keyword_span)
+        return None
+    out = self.seq(body, current, env, calls)
+    short = self.seq(shortcuts[0].body or (), current, env, calls) if shortcuts else current
+    if out is None or short is None or current is None:
+        return None
+    if out.shape != short.shape:
+        what = "the shortcut" if shortcuts else "the input (the identity shortcut)"
+        self.error(
+            f"residual: the body gives {fmt_shape(out.shape)} but {what} gives "
+            f"{fmt_shape(short.shape)}; they must match to be added",
+            st.keyword_span,
+            hint="add a projection inside the residual, e.g. "
+            "`shortcut { conv F 1x1 stride=S bias=false; batchnorm }`"
+            if not shortcuts
+            else "make the shortcut's filters and stride match the body's",
+        )
+        return None
+    return _merge_node(self, st, "add", [out, short])
+
+
+def _branches(
+    self: _Checker,
+    st: Statement,
+    current: Node | None,
+    env: dict[str, Value],
+    calls: tuple[Note, ...],
+) -> Node | None:
+    """`concat { branch { ... } branch { ... } }` (or `add { ... }`): parallel paths from
+    the same input, merged; an empty branch is the input itself."""
+    assert st.body is not None
+    bad = [b for b in st.body if b.keyword != "branch" or b.body is None]
+    if bad or len(st.body) < 2 or st.args or st.options:
+        where = bad[0].keyword_span if bad else st.keyword_span
+        self.error(
+            f"write `{st.keyword} {{ branch {{ ... }} branch {{ ... }} }}`: two or more branches",
+            where,
+        )
+        return None
+    outs = [self.seq(b.body or (), current, env, calls) for b in st.body]
+    if current is None or any(o is None for o in outs):
+        return None
+    return _merge_node(self, st, st.keyword, outs)  # type: ignore[arg-type]
+
+
+def _misplaced(
+    self: _Checker,
+    st: Statement,
+    current: Node | None,
+    env: dict[str, Value],
+    calls: tuple[Note, ...],
+) -> Node | None:
+    if st.keyword == "block":
+        if calls or env:
+            self.error("blocks are defined at the top level only", st.keyword_span)
+        return current  # collected before checking
+    where = "residual" if st.keyword == "shortcut" else "concat or add"
+    self.error(f"'{st.keyword}' belongs directly inside {where} {{ ... }}", st.keyword_span)
+    return None
+
+
+STRUCTURES = {
+    "repeat": _repeat,
+    "residual": _residual,
+    "concat": _branches,
+    "add": _branches,
+    "branch": _misplaced,
+    "shortcut": _misplaced,
+    "block": _misplaced,
+}
+_Checker.collect_blocks = _collect_blocks  # type: ignore[attr-defined]
+_Checker.call_block = _call_block  # type: ignore[attr-defined]
 
 
 def default_model_name(filename: str) -> str:

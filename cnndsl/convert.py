@@ -14,11 +14,12 @@ from __future__ import annotations
 import numpy as np
 
 from .ir import Model
-from .layers import Activation, BatchNorm, Conv, Dense, Dropout, Flatten
+from .layers import Activation, Add, BatchNorm, Concat, Conv, Dense, Depthwise, Dropout, Flatten
 from .weights import Weights
 
 _KERAS_ORDER = {
     "Conv": ("kernel", "bias"),
+    "Depthwise": ("kernel", "bias"),
     "Dense": ("kernel", "bias"),
     "BatchNorm": ("gamma", "beta", "moving_mean", "moving_variance"),
 }
@@ -46,8 +47,27 @@ def torch_feature_order(model: Model) -> dict[str, np.ndarray | None]:
                 perm[node.name] = np.moveaxis(idx, -1, 0).ravel()
             else:
                 perm[node.name] = src
-        elif isinstance(layer, (Activation, Dropout, BatchNorm)) and len(node.shape) == 1:
+        elif isinstance(layer, (Activation, Dropout, BatchNorm, Add)) and len(node.shape) == 1:
             perm[node.name] = src  # element-wise on features: the order carries through
+            if isinstance(layer, Add):
+                orders = [perm.get(i) for i in node.inputs]
+                if (any(o is None for o in orders) and any(o is not None for o in orders)) or (
+                    orders[0] is not None
+                    and any(not np.array_equal(o, orders[0]) for o in orders[1:])
+                ):
+                    raise ValueError(
+                        f"{node.name}: features in different orders cannot be "
+                        "added in PyTorch's layout"
+                    )
+        elif isinstance(layer, Concat) and len(node.shape) == 1:
+            parts, offset = [], 0
+            for name in node.inputs:
+                size = model.node(name).shape[0]
+                order = perm.get(name)
+                parts.append(offset + (np.arange(size) if order is None else order))
+                offset += size
+            joined = np.concatenate(parts)
+            perm[node.name] = None if np.array_equal(joined, np.arange(offset)) else joined
         else:
             perm[node.name] = None
     return perm
@@ -64,7 +84,7 @@ def to_pytorch(model: Model, weights: Weights) -> dict[str, np.ndarray]:
         p = perm.get(node.inputs[0]) if node.inputs else None
         layer = node.layer
         for name, arr in ws.items():
-            if isinstance(layer, Conv) and name == "kernel":
+            if isinstance(layer, (Conv, Depthwise)) and name == "kernel":
                 r = arr.ndim - 2
                 arr = arr.transpose(r + 1, r, *range(r))
             elif isinstance(layer, Dense) and name == "kernel":
@@ -85,7 +105,7 @@ def from_pytorch(model: Model, state: dict[str, np.ndarray]) -> Weights:
         layer = node.layer
         for w in node.weights:
             arr = np.asarray(state[f"{node.name}.{_TORCH_NAMES[w.name]}"], np.float32)
-            if isinstance(layer, Conv) and w.name == "kernel":
+            if isinstance(layer, (Conv, Depthwise)) and w.name == "kernel":
                 r = arr.ndim - 2
                 arr = arr.transpose(*range(2, r + 2), 1, 0)
             elif isinstance(layer, Dense) and w.name == "kernel":
@@ -103,7 +123,11 @@ def to_keras(model: Model, weights: Weights) -> dict[str, list[np.ndarray]]:
         ws = weights.get(node.name)
         if ws:
             order = _KERAS_ORDER[type(node.layer).__name__]
-            out[node.name] = [ws[n] for n in order if n in ws]
+            arrays = [ws[n] for n in order if n in ws]
+            if isinstance(node.layer, Depthwise):  # Keras: (k..., channels, multiplier)
+                k = arrays[0]
+                arrays[0] = k.reshape(*k.shape[:-2], -1, node.layer.multiplier)
+            out[node.name] = arrays
     return out
 
 
@@ -117,5 +141,9 @@ def from_keras(model: Model, layer_weights: dict[str, list[np.ndarray]]) -> Weig
                 for n in _KERAS_ORDER[type(node.layer).__name__]
                 if any(w.name == n for w in node.weights)
             ]
-            out[node.name] = {n: np.asarray(a, np.float32) for n, a in zip(order, arrays)}
+            got = {n: np.asarray(a, np.float32) for n, a in zip(order, arrays)}
+            if isinstance(node.layer, Depthwise):
+                k = got["kernel"]
+                got["kernel"] = k.reshape(*k.shape[:-2], 1, -1)
+            out[node.name] = got
     return out

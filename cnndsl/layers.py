@@ -637,6 +637,157 @@ class ZeroPad(Layer):
         return (*sizes, x[-1])
 
 
+@register("depthwise")
+@dataclass(frozen=True)
+class Depthwise(Layer):
+    """Depthwise convolution: each input channel convolved with its own `multiplier` filters
+    (a conv with groups = channels and filters = channels * multiplier)."""
+
+    KIND: ClassVar[str] = "depthwise"
+    EXAMPLE: ClassVar[str] = "depthwise 3x3 relu6 same stride=2"
+    SUMMARY: ClassVar[str] = "depthwise convolution: one filter set per input channel"
+
+    kernel: tuple[int, ...] = opt(SizeT(), doc="window size: 3 or 3x3", positional=True)
+    activation: str = opt(ACTIVATION, "linear", "applied to the output", positional=True)
+    padding: str = opt(PADDING, "valid", "valid, same or full", positional=True)
+    multiplier: int = opt(IntT(1), 1, "filters per input channel")
+    stride: tuple[int, ...] = opt(SizeT(), (1,), "step of the window")
+    dilation: tuple[int, ...] = opt(SizeT(), (1,), "spacing of the kernel taps")
+    bias: bool = opt(BoolT(), True, "add a learned bias per output channel")
+    pad: tuple[int, ...] | None = opt(PadT(), None, "explicit zero padding instead of padding=")
+
+    def check_options(self) -> None:
+        _check_pad_mode(self.padding, self.pad)
+
+    def as_conv(self, channels: int) -> Conv:
+        """The equivalent grouped convolution (shape rule, weights and semantics)."""
+        return Conv(
+            filters=channels * self.multiplier,
+            kernel=self.kernel,
+            activation=self.activation,
+            padding=self.padding,
+            stride=self.stride,
+            dilation=self.dilation,
+            groups=channels,
+            bias=self.bias,
+            pad=self.pad,
+        )
+
+    def bind(self, inputs: tuple[Shape, ...]) -> Depthwise:
+        spatial_rank("depthwise", inputs[0])
+        conv = self.as_conv(inputs[0][-1]).bind(inputs)
+        return evolve(
+            self,
+            kernel=conv.kernel,
+            stride=conv.stride,
+            dilation=conv.dilation,
+            padding=conv.padding,
+            pad=conv.pad,
+        )
+
+    def pads(self) -> tuple[tuple[int, int], ...]:
+        assert self.pad is not None
+        return tuple(zip(self.pad[0::2], self.pad[1::2]))
+
+    def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
+        return self.as_conv(inputs[0][-1]).output_shape(inputs)
+
+    def weight_specs(self, inputs: tuple[Shape, ...]) -> tuple[Weight, ...]:
+        return self.as_conv(inputs[0][-1]).weight_specs(inputs)
+
+    def macs(self, inputs: tuple[Shape, ...], output: Shape) -> int:
+        return self.as_conv(inputs[0][-1]).macs(inputs, output)
+
+
+@register("globalpool")
+@dataclass(frozen=True)
+class GlobalPool(Layer):
+    """Max or average over every spatial position: one value per channel."""
+
+    KIND: ClassVar[str] = "globalpool"
+    EXAMPLE: ClassVar[str] = "globalpool avg"
+    SUMMARY: ClassVar[str] = "max or average over all positions, giving a vector of channels"
+
+    op: str = opt(ChoiceT(("max", "avg"), "pooling"), doc="max or avg", positional=True)
+
+    def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
+        spatial_rank("globalpool", inputs[0])
+        return (inputs[0][-1],)
+
+
+@register("upsample")
+@dataclass(frozen=True)
+class Upsample(Layer):
+    """Enlarges the spatial axes by whole factors."""
+
+    KIND: ClassVar[str] = "upsample"
+    EXAMPLE: ClassVar[str] = "upsample 2"
+    SUMMARY: ClassVar[str] = "enlarge the spatial axes: nearest or bilinear (half-pixel centres)"
+
+    size: tuple[int, ...] = opt(SizeT(), doc="factor per axis: 2 or 2x1", positional=True)
+    mode: str = opt(
+        ChoiceT(("nearest", "bilinear"), "upsampling"),
+        "nearest",
+        "nearest (repeat) or bilinear (half-pixel centres, like "
+        "TensorFlow and align_corners=False)",
+        positional=True,
+    )
+
+    def bind(self, inputs: tuple[Shape, ...]) -> Upsample:
+        r = spatial_rank("upsample", inputs[0])
+        if self.mode == "bilinear" and r != 2:
+            raise LayerError(
+                "bilinear upsampling needs an image (height x width x channels)", field="mode"
+            )
+        return evolve(self, size=fit_rank("upsample", "size", self.size, r))
+
+    def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
+        (x,) = inputs
+        return (*(n * f for n, f in zip(x[:-1], self.size)), x[-1])
+
+
+@register("add")
+@dataclass(frozen=True)
+class Add(Layer):
+    """Element-wise sum: `add NAME` adds a named earlier tensor; `add { branch ... }`."""
+
+    KIND: ClassVar[str] = "add"
+    ARITY: ClassVar[int] = -1  # a merge: any number of inputs
+    EXAMPLE: ClassVar[str] = "add stem"
+    SUMMARY: ClassVar[str] = "element-wise sum of tensors of one shape"
+
+    def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
+        first = inputs[0]
+        for other in inputs[1:]:
+            if other != first:
+                raise LayerError(
+                    f"add needs tensors of one shape, but got {fmt_shape(first)} and "
+                    f"{fmt_shape(other)}"
+                )
+        return first
+
+
+@register("concat")
+@dataclass(frozen=True)
+class Concat(Layer):
+    """Joins tensors along the channel (last) axis."""
+
+    KIND: ClassVar[str] = "concat"
+    ARITY: ClassVar[int] = -1
+    EXAMPLE: ClassVar[str] = "concat skip1"
+    SUMMARY: ClassVar[str] = "join tensors along the channel axis; other axes must match"
+
+    def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
+        first = inputs[0]
+        for other in inputs[1:]:
+            if len(other) != len(first) or other[:-1] != first[:-1]:
+                raise LayerError(
+                    f"concat joins channels, so every other axis must match, but got "
+                    f"{fmt_shape(first)} and {fmt_shape(other)}"
+                )
+        return (*first[:-1], sum(s[-1] for s in inputs))
+
+
 @register("activation")
 @dataclass(frozen=True)
 class Activation(Layer):

@@ -52,6 +52,16 @@ def _join(a: Span, b: Span) -> Span:
     return Span(a.line, a.column, b.end_line, b.end_column)
 
 
+class _Body:
+    """The braces of a statement while the parser assembles it."""
+
+    __slots__ = ("span", "statements")
+
+    def __init__(self, statements: tuple[Statement, ...], span: Span):
+        self.statements = statements
+        self.span = span
+
+
 def _scalar(tok: Token) -> Value:
     kind = tok.type
     span = Span(tok.line, tok.column, tok.end_line, tok.end_column)  # type: ignore[arg-type]
@@ -70,16 +80,19 @@ class _Builder(Transformer):
     def start(self, children: list[Statement]) -> list[Statement]:
         return children
 
-    def stmt(self, children: list) -> Statement:
+    def plain(self, children: list) -> Statement:
         kw = children[0]
         args = []
         options = []
+        body = None
         for c in children[1:]:
             t = type(c)
             if t is Token:
                 args.append(_scalar(c))
             elif t is Option:
                 options.append(c)
+            elif t is _Body:
+                body = c
             else:
                 args.append(c)
         kspan = _span(kw)
@@ -89,7 +102,15 @@ class _Builder(Transformer):
             span = Span(kspan.line, kspan.column, end.end_line, end.end_column)
         else:
             span = kspan
-        return Statement(str(kw), kspan, tuple(args), tuple(options), span)
+        if body is None:
+            return Statement(str(kw), kspan, tuple(args), tuple(options), span)
+        return Statement(str(kw), kspan, tuple(args), tuple(options), span, body.statements)
+
+    blockstmt = plain
+
+    def body(self, children: list) -> _Body:
+        stmts = tuple(c for c in children if type(c) is Statement)
+        return _Body(stmts, _join(_span(children[0]), _span(children[-1])))
 
     def option(self, children: list) -> Option:
         key, value = children
@@ -100,6 +121,7 @@ class _Builder(Transformer):
 
     def _seq(self, kind: str, children: list) -> Value:
         items = tuple(_scalar(c) if type(c) is Token else c for c in children[1:-1])
+        # a block header's parameters may hold options: (filters, convs=2)
         return Value(kind, items, _join(_span(children[0]), _span(children[-1])))
 
     def tuple_(self, children: list) -> Value:
@@ -168,7 +190,7 @@ def _parse_one(text: str) -> list[Statement]:
 
 # ---------------------------------------------------------------- error path
 
-_CLOSER_OF = {"(": ")", "[": "]"}
+_CLOSER_OF = {"(": ")", "[": "]", "{": "}"}
 
 
 def _chunks(text: str) -> Iterator[tuple[int, int, str] | Diagnostic]:
@@ -190,7 +212,7 @@ def _chunks(text: str) -> Iterator[tuple[int, int, str] | Diagnostic]:
             col += j - i
             i = j
             continue
-        if i >= n or ch == ";" or (ch == "\n" and not opened):
+        if i >= n or (ch in ";\n" and not opened):
             if i >= n and opened:
                 br, bl, bc = opened[0]
                 yield Diagnostic(
@@ -210,9 +232,9 @@ def _chunks(text: str) -> Iterator[tuple[int, int, str] | Diagnostic]:
                 col += 1
             start, start_line, start_col = i, line, col
             continue
-        if ch in "([":
+        if ch in "([{":
             opened.append((ch, line, col))
-        elif ch in ")]" and opened:
+        elif ch in ")]}" and opened:
             opened.pop()
         if ch == "\n":
             line, col = line + 1, 1
@@ -264,6 +286,8 @@ _WORDS = {
     "RPAR": "')'",
     "LSQB": "'['",
     "RSQB": "']'",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
     "COMMA": "','",
     "EQUAL": "'='",
     "_SEP": "the end of the statement",

@@ -36,6 +36,12 @@ class Option:
     value: Value
     span: Span
 
+    #: an option may stand in a tuple (a block's parameters); there it is not a number
+    kind = "option"
+
+    def text(self) -> str:
+        return f"{self.key}={self.value.text()}"
+
 
 @dataclass(frozen=True, slots=True)
 class Statement:
@@ -44,3 +50,5 @@ class Statement:
     args: tuple[Value, ...]
     options: tuple[Option, ...]
     span: Span
+    #: the statements between ``{`` and ``}``, or None when the statement has no block
+    body: tuple[Statement, ...] | None = None

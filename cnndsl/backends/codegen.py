@@ -94,9 +94,23 @@ def inline(call: Call) -> str:
     return f"{call.fn}({', '.join(_parts(call))})"
 
 
-def layout(call: Call, indent: int, prefix: str = "", suffix: str = "") -> list[str]:
-    """Lines for ``prefix + call + suffix`` at ``indent`` spaces, as ruff format would."""
+def layout(
+    call: Call, indent: int, prefix: str = "", suffix: str = "", applied_to: str | None = None
+) -> list[str]:
+    """Lines for ``prefix + call + suffix`` at ``indent`` spaces, as ruff format would.
+
+    ``applied_to`` makes it ``prefix + call(applied_to) + suffix`` — a Keras layer called on
+    a tensor — which ruff breaks at its last bracket when the rest still fits.
+    """
     pad = " " * indent
+    if applied_to is not None:
+        one = f"{pad}{prefix}{inline(call)}({applied_to}){suffix}"
+        if len(one) <= LINE:
+            return [one]
+        head = f"{pad}{prefix}{inline(call)}("
+        if len(head) <= LINE:
+            return [head, f"{pad}    {applied_to}", f"{pad}){suffix}"]
+        suffix = f"({applied_to}){suffix}"
     one = f"{pad}{prefix}{inline(call)}{suffix}"
     if len(one) <= LINE:
         return [one]
@@ -143,6 +157,51 @@ def nested(values: Sequence[float], shape: Sequence[int], perm: Sequence[int]) -
         return [build(axis + 1, offset + i * out_strides[axis]) for i in range(out_shape[axis])]
 
     return build(0, 0)  # type: ignore[no-any-return]
+
+
+def is_linear(model: Model) -> bool:
+    """Each node reads exactly the one before it: a chain, no branches."""
+    return all(
+        n.inputs == ((model.nodes[i - 1].name,) if i else ()) for i, n in enumerate(model.nodes)
+    )
+
+
+def variables(model: Model, input_var: str) -> dict[str, str]:
+    """The variable that holds each node's output in generated code: ``x`` while the value
+    flows straight on (one reader, the next node), the node's own name when it must live
+    longer (a residual's input, a concat's branches)."""
+    readers: dict[str, list[int]] = {}
+    for i, n in enumerate(model.nodes):
+        for name in n.inputs:
+            readers.setdefault(name, []).append(i)
+    out = {}
+    for i, n in enumerate(model.nodes):
+        if not n.inputs:
+            out[n.name] = input_var
+        elif readers.get(n.name, [i + 1]) == [i + 1]:
+            out[n.name] = "x"
+        else:
+            out[n.name] = n.name
+    return out
+
+
+def check_variables(model: Model, var: dict[str, str], taken: frozenset[str], target: str) -> None:
+    """A layer whose output gets its own variable may not be named like one the file uses."""
+    bad = [n for n in model.nodes if var[n.name] == n.name and n.name in taken]
+    if bad:
+        raise CnnDslError(
+            [
+                Diagnostic(
+                    f"the layer name '{n.name}' is taken in generated {target} code "
+                    "(a name the file uses)",
+                    n.span,
+                    hint="choose another name=",
+                )
+                for n in bad
+            ],
+            model.filename,
+            None,
+        )
 
 
 def check_identifier(name: str) -> str:

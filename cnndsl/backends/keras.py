@@ -15,17 +15,34 @@ from collections.abc import Callable
 from ..ir import Model, Node
 from ..layers import (
     Activation,
+    Add,
     BatchNorm,
+    Concat,
     Conv,
     Dense,
+    Depthwise,
     Dropout,
     Flatten,
+    GlobalPool,
     Input,
     Layer,
     Pool,
+    Upsample,
     ZeroPad,
 )
-from .codegen import Call, Code, check_identifier, header, layout, layout_literal, nested, render
+from .codegen import (
+    Call,
+    Code,
+    check_identifier,
+    check_variables,
+    header,
+    is_linear,
+    layout,
+    layout_literal,
+    nested,
+    render,
+    variables,
+)
 
 #: activations Keras names with exactly the language's meaning and default parameters
 _EXACT = {"relu", "relu6", "sigmoid", "tanh", "softmax", "silu", "gelu", "elu"}
@@ -123,8 +140,9 @@ def _inline_act(fn: str, node: Node, ctx: _Ctx) -> tuple[dict[str, object], list
 
 
 def _conv(node: Node, ctx: _Ctx) -> list[Call]:
+    """Conv and depthwise conv: Keras pads 'same' itself; other padding comes first."""
     layer = node.layer
-    assert isinstance(layer, Conv)
+    assert isinstance(layer, (Conv, Depthwise))
     r = len(layer.kernel)
     calls: list[Call] = []
     pads = layer.pads()
@@ -145,14 +163,21 @@ def _conv(node: Node, ctx: _Ctx) -> list[Call]:
         kw["strides"] = layer.stride
     if padding != "valid":
         kw["padding"] = padding
+    if isinstance(layer, Depthwise) and layer.multiplier != 1:
+        kw["depth_multiplier"] = layer.multiplier
     if layer.dilation != (1,) * r:
         kw["dilation_rate"] = layer.dilation
-    if layer.groups != 1:
+    if isinstance(layer, Conv) and layer.groups != 1:
         kw["groups"] = layer.groups
     if not layer.bias:
         kw["use_bias"] = False
     act_kw, after = _inline_act(layer.activation, node, ctx)
     kernel = layer.kernel[0] if r == 1 else layer.kernel
+    if isinstance(layer, Depthwise):
+        calls.append(
+            Call.of(f"layers.DepthwiseConv{_dim(r)}", kernel, **kw, **act_kw, name=node.name)
+        )
+        return calls + after
     if layer.weights is not None:
         t = layer.weights
         ctx.fixed[node.name] = nested(t.values, t.shape, range(len(t.shape)))
@@ -160,6 +185,22 @@ def _conv(node: Node, ctx: _Ctx) -> list[Call]:
         Call.of(f"layers.Conv{_dim(r)}", layer.filters, kernel, **kw, **act_kw, name=node.name)
     )
     return calls + after
+
+
+def _globalpool(node: Node, ctx: _Ctx) -> list[Call]:
+    layer = node.layer
+    assert isinstance(layer, GlobalPool)
+    r = len(ctx.input_shape(node)) - 1
+    kind = "Max" if layer.op == "max" else "Average"
+    return [Call.of(f"layers.Global{kind}Pooling{_dim(r)}", name=node.name)]
+
+
+def _upsample(node: Node, ctx: _Ctx) -> list[Call]:
+    layer = node.layer
+    assert isinstance(layer, Upsample)
+    if len(layer.size) == 1:
+        return [Call.of("layers.UpSampling1D", layer.size[0], name=node.name)]
+    return [Call.of("layers.UpSampling2D", layer.size, interpolation=layer.mode, name=node.name)]
 
 
 def _pool(node: Node, ctx: _Ctx) -> list[Call]:
@@ -233,21 +274,60 @@ KERAS: dict[type[Layer], Lowering] = {
     BatchNorm: _batchnorm,
     ZeroPad: _zeropad,
     Activation: _act_layer,
+    Depthwise: _conv,
+    GlobalPool: _globalpool,
+    Upsample: _upsample,
+    Add: lambda node, ctx: [Call.of("layers.Add", name=node.name)],
+    Concat: lambda node, ctx: [Call.of("layers.Concatenate", name=node.name)],
 }
 
 
+#: names the generated file uses as variables or definitions
+FILE_NAMES = frozenset(
+    {
+        "keras",
+        "layers",
+        "inputs",
+        "x",
+        "model",
+        "build_model",
+        "FIXED_WEIGHTS",
+        "gelu_tanh",
+        "PaddedPooling",
+    }
+)
+
+
 def emit(model: Model) -> str:
-    """The Keras 3 source of ``model``: a ``build_model()`` returning a keras.Sequential."""
+    """The Keras 3 source of ``model``: ``build_model()`` returning a keras.Sequential for a
+    chain of layers, a functional keras.Model for a graph."""
     check_identifier(model.name)
     ctx = _Ctx(model)
     lines: list[str] = []
-    for node in model.nodes:
-        for call in KERAS[type(node.layer)](node, ctx):
-            lines += layout(call, 12, suffix=",")
+    sequential = is_linear(model)
+    if sequential:
+        for node in model.nodes:
+            for call in KERAS[type(node.layer)](node, ctx):
+                lines += layout(call, 12, suffix=",")
+    else:
+        var = variables(model, "inputs")
+        check_variables(model, var, FILE_NAMES, "Keras")
+        for node in model.nodes:
+            calls = KERAS[type(node.layer)](node, ctx)
+            if not node.inputs:
+                lines += layout(calls[0], 4, prefix="inputs = ")
+                continue
+            ins = [var[i] for i in node.inputs]
+            arg = ins[0] if len(ins) == 1 else f"[{', '.join(ins)}]"
+            for call in calls:
+                lines += layout(call, 4, prefix=f"{var[node.name]} = ", applied_to=arg)
+                arg = var[node.name]
     return render(
         "keras.py.j2",
         header=header(model, "Keras 3"),
         name=model.name,
+        sequential=sequential,
+        output_var=None if sequential else variables(model, "inputs")[model.outputs[-1].name],
         helpers=[ctx.helpers[k] for k in sorted(ctx.helpers)],
         lines=lines,
         fixed=list(ctx.fixed),

@@ -19,17 +19,34 @@ from ..errors import CnnDslError, Diagnostic
 from ..ir import Model, Node
 from ..layers import (
     Activation,
+    Add,
     BatchNorm,
+    Concat,
     Conv,
     Dense,
+    Depthwise,
     Dropout,
     Flatten,
+    GlobalPool,
     Input,
     Layer,
     Pool,
+    Upsample,
     ZeroPad,
 )
-from .codegen import Call, Code, class_name, header, layout, layout_literal, nested, py, render
+from .codegen import (
+    Call,
+    Code,
+    check_variables,
+    class_name,
+    header,
+    layout,
+    layout_literal,
+    nested,
+    py,
+    render,
+    variables,
+)
 
 X = Code("x")
 
@@ -113,12 +130,18 @@ class Lowered:
 class _Ctx:
     def __init__(self, model: Model):
         self.model = model
+        self.ins: list[Code] = [X]  # the variables holding the current node's inputs
         self.helpers: dict[str, str] = {}
         self.functional = False
         self.fixed: dict[str, object] = {}  # layer -> kernel literal, PyTorch layout
 
     def input_shape(self, node: Node) -> tuple[int, ...]:
         return self.model.node(node.inputs[0]).shape
+
+    @property
+    def x(self) -> Code:
+        """The variable holding the node's (first) input."""
+        return self.ins[0]
 
     def F(self, name: str, *args: object, **kwargs: object) -> Call:
         self.functional = True
@@ -160,21 +183,24 @@ def _inline(fn: str, x: object, ctx: _Ctx) -> object:
 
 
 def _conv(node: Node, ctx: _Ctx) -> Lowered:
+    """Conv, and depthwise conv as the grouped conv it is (groups = input channels)."""
+    cin = ctx.input_shape(node)[-1]
     layer = node.layer
+    if isinstance(layer, Depthwise):
+        layer = layer.as_conv(cin)
     assert isinstance(layer, Conv)
     r = len(layer.kernel)
-    cin = ctx.input_shape(node)[-1]
     pads = layer.pads()
     kw: dict[str, object] = {"kernel_size": _one(layer.kernel)}
     if layer.stride != (1,) * r:
         kw["stride"] = _one(layer.stride)
-    x: object = X
+    x: object = ctx.x
     comment = None
     if all(a == b for a, b in pads):
         if any(a for a, _ in pads):
             kw["padding"] = _one(tuple(a for a, _ in pads))
     else:
-        x = ctx.F("pad", X, _torch_pad(pads))
+        x = ctx.F("pad", ctx.x, _torch_pad(pads))
         if layer.padding == "same":
             comment = "'same' as TensorFlow pads it: the extra row/column at the bottom/right"
     if layer.dilation != (1,) * r:
@@ -202,7 +228,7 @@ def _pool(node: Node, ctx: _Ctx) -> Lowered:
     native = all(a == b and 2 * a <= k for (a, b), k in zip(pads, layer.size))
     padded = any(a or b for a, b in pads)
     cls = f"nn.{'Max' if layer.op == 'max' else 'Avg'}Pool{r}d"
-    call_self = Call.of(f"self.{node.name}", X)
+    call_self = Call.of(f"self.{node.name}", ctx.x)
     if not padded or native:
         if padded:
             kw["padding"] = _one(tuple(a for a, _ in pads))
@@ -211,11 +237,11 @@ def _pool(node: Node, ctx: _Ctx) -> Lowered:
         return Lowered([(node.name, Call.of(cls, **kw))], [(call_self, None)])
     pad = _torch_pad(pads)
     if layer.op == "max":
-        expr = Call.of(f"self.{node.name}", ctx.F("pad", X, pad, value=float("-inf")))
+        expr = Call.of(f"self.{node.name}", ctx.F("pad", ctx.x, pad, value=float("-inf")))
         return Lowered([(node.name, Call.of(cls, **kw))], [(expr, "max pooling pads with -inf")])
     ctx.helpers["avg_pool_real_count"] = AVG_POOL_REAL_COUNT
     ctx.functional = True
-    expr = Call.of("avg_pool_real_count", Code(f"self.{node.name}"), X, pad)
+    expr = Call.of("avg_pool_real_count", Code(f"self.{node.name}"), ctx.x, pad)
     return Lowered([(node.name, Call.of(cls, **kw))], [(expr, None)])
 
 
@@ -224,7 +250,7 @@ def _flatten(node: Node, ctx: _Ctx) -> Lowered:
     comment = None
     if rank > 1:
         comment = "NCHW order; the weight converter reorders the next dense layer's rows"
-    return Lowered([], [(Call.of("torch.flatten", X, 1), comment)])
+    return Lowered([], [(Call.of("torch.flatten", ctx.x, 1), comment)])
 
 
 def _dense(node: Node, ctx: _Ctx) -> Lowered:
@@ -232,7 +258,7 @@ def _dense(node: Node, ctx: _Ctx) -> Lowered:
     assert isinstance(layer, Dense)
     kw = {} if layer.bias else {"bias": False}
     module = Call.of("nn.Linear", ctx.input_shape(node)[0], layer.units, **kw)
-    expr = _inline(layer.activation, Call.of(f"self.{node.name}", X), ctx)
+    expr = _inline(layer.activation, Call.of(f"self.{node.name}", ctx.x), ctx)
     return Lowered([(node.name, module)], [(expr, None)])
 
 
@@ -242,21 +268,48 @@ def _batchnorm(node: Node, ctx: _Ctx) -> Lowered:
     shape = ctx.input_shape(node)
     dim = "2d" if len(shape) == 3 else "1d"
     module = Call.of(f"nn.BatchNorm{dim}", shape[-1], eps=layer.eps, momentum=layer.momentum)
-    return Lowered([(node.name, module)], [(Call.of(f"self.{node.name}", X), None)])
+    return Lowered([(node.name, module)], [(Call.of(f"self.{node.name}", ctx.x), None)])
 
 
 def _zeropad(node: Node, ctx: _Ctx) -> Lowered:
     layer = node.layer
     assert isinstance(layer, ZeroPad)
     pads = tuple(zip(layer.pad[0::2], layer.pad[1::2]))
-    return Lowered([], [(ctx.F("pad", X, _torch_pad(pads)), None)])
+    return Lowered([], [(ctx.F("pad", ctx.x, _torch_pad(pads)), None)])
 
 
 def _activation(node: Node, ctx: _Ctx) -> Lowered:
     layer = node.layer
     assert isinstance(layer, Activation)
-    expr = activation(layer.fn, layer.alpha, layer.approximate, X, ctx)
-    return Lowered([], [] if expr is X else [(expr, None)])
+    expr = activation(layer.fn, layer.alpha, layer.approximate, ctx.x, ctx)
+    return Lowered([], [] if expr is ctx.x else [(expr, None)])
+
+
+def _globalpool(node: Node, ctx: _Ctx) -> Lowered:
+    layer = node.layer
+    assert isinstance(layer, GlobalPool)
+    dims = tuple(range(2, len(ctx.input_shape(node)) + 1))
+    method = "amax" if layer.op == "max" else "mean"
+    dim = dims[0] if len(dims) == 1 else dims
+    return Lowered([], [(Call.of(f"{ctx.x.text}.{method}", dim=dim), f"global {layer.op} pool")])
+
+
+def _upsample(node: Node, ctx: _Ctx) -> Lowered:
+    layer = node.layer
+    assert isinstance(layer, Upsample)
+    kw: dict[str, object] = {"mode": layer.mode}
+    if layer.mode == "bilinear":
+        kw["align_corners"] = False  # half-pixel centres, as TensorFlow resizes
+    factor = layer.size[0] if len(layer.size) == 1 else tuple(float(f) for f in layer.size)
+    return Lowered([], [(ctx.F("interpolate", ctx.x, scale_factor=factor, **kw), None)])
+
+
+def _add(node: Node, ctx: _Ctx) -> Lowered:
+    return Lowered([], [(Code(" + ".join(v.text for v in ctx.ins)), None)])
+
+
+def _concat(node: Node, ctx: _Ctx) -> Lowered:
+    return Lowered([], [(Call.of("torch.cat", list(ctx.ins), dim=1), None)])
 
 
 PYTORCH: dict[type[Layer], Callable[[Node, _Ctx], Lowered]] = {
@@ -267,11 +320,16 @@ PYTORCH: dict[type[Layer], Callable[[Node, _Ctx], Lowered]] = {
     Dense: _dense,
     Dropout: lambda node, ctx: Lowered(
         [(node.name, Call.of("nn.Dropout", p=node.layer.rate))],
-        [(Call.of(f"self.{node.name}", X), None)],
+        [(Call.of(f"self.{node.name}", ctx.x), None)],
     ),
     BatchNorm: _batchnorm,
     ZeroPad: _zeropad,
     Activation: _activation,
+    Depthwise: _conv,
+    GlobalPool: _globalpool,
+    Upsample: _upsample,
+    Add: _add,
+    Concat: _concat,
 }
 
 
@@ -305,19 +363,30 @@ def emit(model: Model) -> str:
     """The PyTorch source of ``model``: an nn.Module subclass named after the model."""
     _check_names(model)
     ctx = _Ctx(model)
+    readers_of_input = [n.name for n in model.nodes if model.nodes[0].name in n.inputs]
+    chain_input = readers_of_input == [n.name for n in model.nodes[1:2]]
+    var = variables(model, "x" if chain_input else "inputs")
+    check_variables(model, var, FILE_NAMES | {"self", "x", "inputs"}, "PyTorch")
     init_lines: list[str] = []
-    forward_lines: list[str] = []
+    forward_lines: list[str] = [] if chain_input else ["        inputs = x"]
     for node in model.nodes:
+        ctx.ins = [Code(var[i]) for i in node.inputs] or [X]
         low = PYTORCH[type(node.layer)](node, ctx)
         for attr, call in low.modules:
             init_lines += layout(call, 8, prefix=f"self.{attr} = ")
+        if not node.inputs:
+            continue
+        target = var[node.name]
+        if not low.steps and target != ctx.x.text:
+            forward_lines.append(f"        {target} = {ctx.x.text}")
         for expr, comment in low.steps:
             if comment:
                 forward_lines.append(f"        # {comment}")
             if isinstance(expr, Call):
-                forward_lines += layout(expr, 8, prefix="x = ")
+                forward_lines += layout(expr, 8, prefix=f"{target} = ")
             else:
-                forward_lines.append(f"        x = {py(expr)}")
+                forward_lines.append(f"        {target} = {py(expr)}")
+    output = var[model.outputs[-1].name]
     name = class_name(model.name, reserved=FILE_NAMES)
     return render(
         "pytorch.py.j2",
@@ -330,6 +399,7 @@ def emit(model: Model) -> str:
         fixed=list(ctx.fixed),
         fixed_lines=layout_literal(ctx.fixed, 0, "FIXED_WEIGHTS = ") if ctx.fixed else [],
         forward_lines=forward_lines,
+        output=output,
         input_nchw=_nchw(model.input_shape),
         output_nchw=_nchw(model.output_shape),
     )

@@ -14,14 +14,19 @@ import numpy as np
 from ...ir import Model, Node
 from ...layers import (
     Activation,
+    Add,
     BatchNorm,
+    Concat,
     Conv,
     Dense,
+    Depthwise,
     Dropout,
     Flatten,
+    GlobalPool,
     Input,
     Layer,
     Pool,
+    Upsample,
     ZeroPad,
 )
 from . import ops
@@ -56,6 +61,17 @@ def _batchnorm(layer: BatchNorm, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     return (xs[0] * scale + shift).astype(np.float32)
 
 
+def _depthwise(layer: Depthwise, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+    return _conv(layer.as_conv(xs[0].shape[-1]), xs, w)
+
+
+def _add(layer: Add, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+    out = xs[0] + xs[1]
+    for x in xs[2:]:
+        out += x
+    return out
+
+
 KERNELS: dict[type[Layer], Kernel] = {
     Input: lambda layer, xs, w: xs[0],
     Conv: _conv,  # type: ignore[dict-item]
@@ -67,6 +83,15 @@ KERNELS: dict[type[Layer], Kernel] = {
     ZeroPad: lambda layer, xs, w: ops.pad_spatial(
         xs[0], tuple(zip(layer.pad[0::2], layer.pad[1::2]))
     ),
+    Depthwise: _depthwise,  # type: ignore[dict-item]
+    GlobalPool: lambda layer, xs, w: (
+        xs[0].max(axis=tuple(range(1, xs[0].ndim - 1)))
+        if layer.op == "max"
+        else xs[0].mean(axis=tuple(range(1, xs[0].ndim - 1)), dtype=np.float32)
+    ),
+    Upsample: lambda layer, xs, w: ops.upsample(xs[0], layer.size, layer.mode),
+    Add: _add,  # type: ignore[dict-item]
+    Concat: lambda layer, xs, w: np.concatenate(xs, axis=-1),
     Activation: lambda layer, xs, w: ops.activation(
         xs[0], layer.fn, layer.alpha, bool(layer.approximate)
     ),

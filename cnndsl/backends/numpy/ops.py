@@ -146,6 +146,29 @@ def _window_counts(h, w, pads, size, stride, oh, ow) -> np.ndarray:
     return np.outer(axis(h, pt, size[0], stride[0], oh), axis(w, pl, size[1], stride[1], ow))
 
 
+def upsample(x: np.ndarray, size: tuple[int, ...], mode: str) -> np.ndarray:
+    """Nearest: each value repeated; bilinear: half-pixel centres (TensorFlow's resize,
+    PyTorch's align_corners=False), edges clamped."""
+    if mode == "nearest":
+        for axis, f in enumerate(size, start=1):
+            if f > 1:
+                x = np.repeat(x, f, axis=axis)
+        return x
+    out = x
+    for axis, f in enumerate(size, start=1):  # separable: one axis at a time
+        n = out.shape[axis]
+        src = (np.arange(n * f) + 0.5) / f - 0.5
+        src = np.clip(src, 0, n - 1)
+        lo = np.floor(src).astype(np.int64)
+        hi = np.minimum(lo + 1, n - 1)
+        frac = (src - lo).astype(np.float32)
+        shape = [1] * out.ndim
+        shape[axis] = n * f
+        frac = frac.reshape(shape)
+        out = np.take(out, lo, axis=axis) * (1 - frac) + np.take(out, hi, axis=axis) * frac
+    return out.astype(np.float32)
+
+
 # ---------------------------------------------------------------- activations
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
