@@ -144,18 +144,24 @@ class Model:
 
     def summary(self) -> str:
         """A table like Keras' ``summary()``: layer, output shape, params, MACs."""
-        header = ("Layer", "Kind", "Output shape", "Params", "MACs", "Line")
-        rows = [
-            (
-                n.name,
-                n.keyword,
-                fmt_shape(n.shape),
-                f"{n.params:,}",
-                f"{n.macs:,}",
-                str(n.span.line),
+        header = ("Layer", "Kind", "Output shape", "Params", "MACs", "Line", "Inputs")
+        rows = []
+        for i, n in enumerate(self.nodes):
+            # show where a layer reads from only where it is not simply the row above
+            chained = n.inputs == ((self.nodes[i - 1].name,) if i else ())
+            rows.append(
+                (
+                    n.name,
+                    n.keyword,
+                    fmt_shape(n.shape),
+                    f"{n.params:,}",
+                    f"{n.macs:,}",
+                    str(n.span.line),
+                    "" if chained else " + ".join(n.inputs),
+                )
             )
-            for n in self.nodes
-        ]
+        if all(not r[-1] for r in rows):  # a chain: no Inputs column at all
+            header, rows = header[:-1], [r[:-1] for r in rows]
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
         right = {3, 4, 5}
 

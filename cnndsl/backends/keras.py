@@ -70,8 +70,12 @@ class PaddedPooling(layers.Layer):
             return keras.ops.max_pool(x, self.pool_size, self.strides, padding="valid")
         total = keras.ops.pad(x, pads)
         count = keras.ops.pad(keras.ops.ones_like(x[..., :1]), pads)
-        total = keras.ops.average_pool(total, self.pool_size, self.strides, padding="valid")
-        count = keras.ops.average_pool(count, self.pool_size, self.strides, padding="valid")
+        total = keras.ops.average_pool(
+            total, self.pool_size, self.strides, padding="valid"
+        )
+        count = keras.ops.average_pool(
+            count, self.pool_size, self.strides, padding="valid"
+        )
         return total / count
 
     def get_config(self):
