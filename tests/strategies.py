@@ -67,16 +67,28 @@ def _window(draw, sizes: list[int], pool: bool):
 
 
 @st.composite
-def linear_models(draw, max_layers: int = 6, head: bool = True) -> str:
-    """A valid linear model's source: 1-D or 2-D input, any layer kind and option."""
+def linear_models(draw, max_layers: int = 6, head: bool = True, graphs: bool = False) -> str:
+    """A valid model's source: 1-D or 2-D input, any layer kind and option; with ``graphs``,
+    residual blocks (with and without projection) and concatenated branches too."""
     r = draw(st.sampled_from([1, 2]))
     sizes = [draw(st.integers(3, 10)) for _ in range(r)]
     c = draw(st.integers(1, 4))
     lines = [f"input {'x'.join(map(str, [*sizes, c]))}"]
+    kinds = [
+        "conv",
+        "conv",
+        "pool",
+        "batchnorm",
+        "act",
+        "dropout",
+        "zeropad",
+        "depthwise",
+        "upsample",
+    ]
+    if graphs:
+        kinds += ["residual", "residual_proj", "concat"]
     for _ in range(draw(st.integers(1, max_layers))):
-        kind = draw(
-            st.sampled_from(["conv", "conv", "pool", "batchnorm", "act", "dropout", "zeropad"])
-        )
+        kind = draw(st.sampled_from(kinds))
         if kind == "conv":
             groups = draw(st.sampled_from([g for g in (1, 2, 3) if c % g == 0]))
             filters = groups * draw(st.integers(1, 3))
@@ -101,16 +113,62 @@ def linear_models(draw, max_layers: int = 6, head: bool = True) -> str:
             if fn == "gelu" and draw(st.booleans()):
                 extra = " approximate=true"
             lines.append(f"{fn}{extra}")
+        elif kind == "depthwise":
+            m = draw(st.integers(1, 2))
+            opts, sizes = draw(_window(sizes, pool=False))
+            lines.append(f"depthwise {opts} multiplier={m} {draw(st.sampled_from(ACTS))}")
+            c *= m
+        elif kind == "upsample":
+            f = [draw(st.integers(1, 2)) for _ in range(r)]
+            mode = draw(st.sampled_from(["nearest", "bilinear"])) if r == 2 else "nearest"
+            lines.append(f"upsample {'x'.join(map(str, f))} {mode}")
+            sizes = [n * fi for n, fi in zip(sizes, f)]
+        elif kind == "residual":  # a body that keeps the shape: stride 1, 'same'
+            k = draw(st.integers(1, 3))
+            act = draw(st.sampled_from(ACTS))
+            lines.append(f"residual {{ conv {c} {k} same {act}; batchnorm }}")
+        elif kind == "residual_proj":  # stride s and new channels, projected alike
+            s_ = draw(st.integers(1, 2))
+            f = draw(st.integers(1, 4))
+            lines.append(
+                f"residual {{ conv {f} 3 same stride={s_}; batchnorm\n"
+                f"  shortcut {{ conv {f} 1 stride={s_} }} }}"
+            )
+            sizes, c = [_ceil_div(n, s_) for n in sizes], f
+        elif kind == "concat":  # branches that keep the size; one may be the input itself
+            branches, total = [], 0
+            for _ in range(draw(st.integers(2, 3))):
+                which = draw(st.sampled_from(["empty", "conv", "pool"]))
+                if which == "empty":
+                    branches.append("branch { }")
+                    total += c
+                elif which == "conv":
+                    f = draw(st.integers(1, 4))
+                    branches.append(f"branch {{ conv {f} {draw(st.integers(1, 3))} same relu }}")
+                    total += f
+                else:
+                    branches.append("branch { pool max 3 stride=1 same }")
+                    total += c
+            lines.append("concat { " + " ".join(branches) + " }")
+            c = total
         elif kind == "dropout":
             lines.append(f"dropout {draw(st.sampled_from(['0', '0.25', '0.5']))}")
         else:
             pads = [draw(st.integers(0, 2)) for _ in range(2 * r)]
             lines.append(f"zeropad ({','.join(map(str, pads))})")
             sizes = [n + pads[2 * i] + pads[2 * i + 1] for i, n in enumerate(sizes)]
-    if head and draw(st.booleans()):
+    if head and graphs and draw(st.integers(0, 3)) == 0:
+        lines.append(f"globalpool {draw(st.sampled_from(['avg', 'max']))}")
+        lines.append(f"dense {draw(st.integers(1, 5))} {draw(st.sampled_from(ACTS))}")
+    elif head and draw(st.booleans()):
         lines.append("flatten")
         if draw(st.booleans()):
             lines.append("batchnorm")
         if draw(st.integers(0, 3)):  # sometimes the model ends on the flattened features
             lines.append(f"dense {draw(st.integers(1, 5))} {draw(st.sampled_from(ACTS))}")
     return "\n".join(lines) + "\n"
+
+
+def models(max_layers: int = 6) -> st.SearchStrategy[str]:
+    """Valid models, chains and graphs alike."""
+    return linear_models(max_layers=max_layers, graphs=True)

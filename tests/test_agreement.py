@@ -19,7 +19,7 @@ from cnndsl.backends.numpy import forward
 from cnndsl.frameworks import keras_model, keras_weights, run, torch_module, torch_weights
 from cnndsl.weights import init_weights
 from conftest import EXAMPLES
-from strategies import linear_models
+from strategies import models
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 torch = pytest.importorskip("torch")
@@ -99,7 +99,7 @@ def test_edge_detector_fixed_weights_in_generated_code() -> None:
     np.testing.assert_allclose(np.moveaxis(y, 1, -1), ref, rtol=1e-5, atol=1e-5)
 
 
-@given(src=linear_models())
+@given(src=models())
 def test_random_models_agree(src: str) -> None:
     """The profile's example count (ci: 200, thorough: 2,000) of random models, each run
     on NumPy, Keras and PyTorch: outputs agree, and the frameworks' own parameter counts

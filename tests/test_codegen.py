@@ -24,7 +24,7 @@ from cnndsl.backends.pytorch import MODULE_ATTRIBUTES, PYTORCH
 from cnndsl.cli import main
 from cnndsl.layers import kinds
 from conftest import EXAMPLES, ROOT
-from strategies import linear_models
+from strategies import models
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 GOLDEN = Path(__file__).parent / "golden"
@@ -252,7 +252,7 @@ def test_published_counts_through_generated_code(tmp_path) -> None:
 
 
 @settings(max_examples=60)
-@given(src=linear_models())
+@given(src=models())
 def test_random_models_pytorch_counts_and_shapes(src: str, tmp_path_factory) -> None:
     note(f"the model, as .cnn source:\n{src}")
     m = cnndsl.parse(src)
@@ -260,7 +260,7 @@ def test_random_models_pytorch_counts_and_shapes(src: str, tmp_path_factory) -> 
 
 
 @settings(max_examples=25)
-@given(src=linear_models())
+@given(src=models())
 def test_random_models_keras_counts_and_shapes(src: str, tmp_path_factory) -> None:
     note(f"the model, as .cnn source:\n{src}")
     m = cnndsl.parse(src)
