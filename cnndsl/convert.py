@@ -14,7 +14,19 @@ from __future__ import annotations
 import numpy as np
 
 from .ir import Model
-from .layers import Activation, Add, BatchNorm, Concat, Conv, Dense, Depthwise, Dropout, Flatten
+from .layers import (
+    Activation,
+    Add,
+    BatchNorm,
+    Concat,
+    Conv,
+    Dense,
+    Depthwise,
+    Dropout,
+    Flatten,
+    LayerNorm,
+    Separable,
+)
 from .weights import Weights
 
 _KERAS_ORDER = {
@@ -22,6 +34,14 @@ _KERAS_ORDER = {
     "Depthwise": ("kernel", "bias"),
     "Dense": ("kernel", "bias"),
     "BatchNorm": ("gamma", "beta", "moving_mean", "moving_variance"),
+    "LayerNorm": ("gamma", "beta"),
+    "Separable": ("depthwise_kernel", "pointwise_kernel", "bias"),
+}
+#: Separable is an nn.Sequential(depthwise, pointwise) in the generated module
+_TORCH_SEPARABLE = {
+    "depthwise_kernel": "0.weight",
+    "pointwise_kernel": "1.weight",
+    "bias": "1.bias",
 }
 _TORCH_NAMES = {
     "kernel": "weight",
@@ -47,7 +67,10 @@ def torch_feature_order(model: Model) -> dict[str, np.ndarray | None]:
                 perm[node.name] = np.moveaxis(idx, -1, 0).ravel()
             else:
                 perm[node.name] = src
-        elif isinstance(layer, (Activation, Dropout, BatchNorm, Add)) and len(node.shape) == 1:
+        elif (
+            isinstance(layer, (Activation, Dropout, BatchNorm, LayerNorm, Add))
+            and len(node.shape) == 1
+        ):
             perm[node.name] = src  # element-wise on features: the order carries through
             if isinstance(layer, Add):
                 orders = [perm.get(i) for i in node.inputs]
@@ -83,15 +106,18 @@ def to_pytorch(model: Model, weights: Weights) -> dict[str, np.ndarray]:
             continue
         p = perm.get(node.inputs[0]) if node.inputs else None
         layer = node.layer
+        names = _TORCH_SEPARABLE if isinstance(layer, Separable) else _TORCH_NAMES
         for name, arr in ws.items():
-            if isinstance(layer, (Conv, Depthwise)) and name == "kernel":
+            if (isinstance(layer, (Conv, Depthwise)) and name == "kernel") or name.endswith(
+                "_kernel"
+            ):
                 r = arr.ndim - 2
                 arr = arr.transpose(r + 1, r, *range(r))
             elif isinstance(layer, Dense) and name == "kernel":
                 arr = (arr if p is None else arr[p]).T
-            elif isinstance(layer, BatchNorm) and p is not None:
+            elif isinstance(layer, (BatchNorm, LayerNorm)) and p is not None:
                 arr = arr[p]
-            out[f"{node.name}.{_TORCH_NAMES[name]}"] = np.ascontiguousarray(arr, np.float32)
+            out[f"{node.name}.{names[name]}"] = np.ascontiguousarray(arr, np.float32)
     return out
 
 
@@ -103,14 +129,17 @@ def from_pytorch(model: Model, state: dict[str, np.ndarray]) -> Weights:
         p = perm.get(node.inputs[0]) if node.inputs else None
         inv = None if p is None else np.argsort(p)
         layer = node.layer
+        names = _TORCH_SEPARABLE if isinstance(layer, Separable) else _TORCH_NAMES
         for w in node.weights:
-            arr = np.asarray(state[f"{node.name}.{_TORCH_NAMES[w.name]}"], np.float32)
-            if isinstance(layer, (Conv, Depthwise)) and w.name == "kernel":
+            arr = np.asarray(state[f"{node.name}.{names[w.name]}"], np.float32)
+            if (isinstance(layer, (Conv, Depthwise)) and w.name == "kernel") or w.name.endswith(
+                "_kernel"
+            ):
                 r = arr.ndim - 2
                 arr = arr.transpose(*range(2, r + 2), 1, 0)
             elif isinstance(layer, Dense) and w.name == "kernel":
                 arr = arr.T if inv is None else arr.T[inv]
-            elif isinstance(layer, BatchNorm) and inv is not None:
+            elif isinstance(layer, (BatchNorm, LayerNorm)) and inv is not None:
                 arr = arr[inv]
             out.setdefault(node.name, {})[w.name] = np.ascontiguousarray(arr)
     return out
@@ -124,7 +153,7 @@ def to_keras(model: Model, weights: Weights) -> dict[str, list[np.ndarray]]:
         if ws:
             order = _KERAS_ORDER[type(node.layer).__name__]
             arrays = [ws[n] for n in order if n in ws]
-            if isinstance(node.layer, Depthwise):  # Keras: (k..., channels, multiplier)
+            if isinstance(node.layer, (Depthwise, Separable)):  # Keras: (k..., C, multiplier)
                 k = arrays[0]
                 arrays[0] = k.reshape(*k.shape[:-2], -1, node.layer.multiplier)
             out[node.name] = arrays
@@ -142,8 +171,9 @@ def from_keras(model: Model, layer_weights: dict[str, list[np.ndarray]]) -> Weig
                 if any(w.name == n for w in node.weights)
             ]
             got = {n: np.asarray(a, np.float32) for n, a in zip(order, arrays)}
-            if isinstance(node.layer, Depthwise):
-                k = got["kernel"]
-                got["kernel"] = k.reshape(*k.shape[:-2], 1, -1)
+            first = order[0]
+            if isinstance(node.layer, (Depthwise, Separable)):
+                k = got[first]
+                got[first] = k.reshape(*k.shape[:-2], 1, -1)
             out[node.name] = got
     return out

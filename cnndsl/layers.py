@@ -613,6 +613,26 @@ class BatchNorm(Layer):
         )
 
 
+@register("layernorm")
+@dataclass(frozen=True)
+class LayerNorm(Layer):
+    """Normalises each position over its channels (the last axis), with scale and offset."""
+
+    KIND: ClassVar[str] = "layernorm"
+    EXAMPLE: ClassVar[str] = "layernorm"
+    SUMMARY: ClassVar[str] = "per-position normalisation over the channels: gamma and beta"
+
+    eps: float = opt(
+        FloatT(0.0, lo_open=True),
+        1e-5,
+        "added to the variance before the square root (PyTorch's default; Keras' is 1e-3)",
+    )
+
+    def weight_specs(self, inputs: tuple[Shape, ...]) -> tuple[Weight, ...]:
+        c = inputs[0][-1]
+        return (Weight("gamma", (c,)), Weight("beta", (c,)))
+
+
 @register("zeropad")
 @dataclass(frozen=True)
 class ZeroPad(Layer):
@@ -697,6 +717,78 @@ class Depthwise(Layer):
 
     def macs(self, inputs: tuple[Shape, ...], output: Shape) -> int:
         return self.as_conv(inputs[0][-1]).macs(inputs, output)
+
+
+@register("separable")
+@dataclass(frozen=True)
+class Separable(Layer):
+    """Depthwise-separable convolution: a depthwise conv (no bias) then a 1x1 conv."""
+
+    KIND: ClassVar[str] = "separable"
+    EXAMPLE: ClassVar[str] = "separable 64 3x3 relu same"
+    SUMMARY: ClassVar[str] = "depthwise conv (no bias) then a pointwise 1x1 conv, as in Xception"
+
+    filters: int = opt(IntT(1), doc="output channels of the pointwise conv", positional=True)
+    kernel: tuple[int, ...] = opt(SizeT(), doc="depthwise window: 3 or 3x3", positional=True)
+    activation: str = opt(ACTIVATION, "linear", "applied to the output", positional=True)
+    padding: str = opt(PADDING, "valid", "valid, same or full", positional=True)
+    multiplier: int = opt(IntT(1), 1, "depthwise filters per input channel")
+    stride: tuple[int, ...] = opt(SizeT(), (1,), "step of the depthwise window")
+    dilation: tuple[int, ...] = opt(SizeT(), (1,), "spacing of the depthwise taps")
+    bias: bool = opt(BoolT(), True, "a learned bias after the pointwise conv")
+    pad: tuple[int, ...] | None = opt(PadT(), None, "explicit zero padding instead of padding=")
+
+    def check_options(self) -> None:
+        _check_pad_mode(self.padding, self.pad)
+
+    def depthwise(self, channels: int) -> Conv:
+        """The first half, as the grouped convolution it is."""
+        return Conv(
+            filters=channels * self.multiplier,
+            kernel=self.kernel,
+            padding=self.padding,
+            stride=self.stride,
+            dilation=self.dilation,
+            groups=channels,
+            bias=False,
+            pad=self.pad,
+        )
+
+    def bind(self, inputs: tuple[Shape, ...]) -> Separable:
+        spatial_rank("separable", inputs[0])
+        conv = self.depthwise(inputs[0][-1]).bind(inputs)
+        return evolve(
+            self,
+            kernel=conv.kernel,
+            stride=conv.stride,
+            dilation=conv.dilation,
+            padding=conv.padding,
+            pad=conv.pad,
+        )
+
+    def pads(self) -> tuple[tuple[int, int], ...]:
+        assert self.pad is not None
+        return tuple(zip(self.pad[0::2], self.pad[1::2]))
+
+    def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
+        mid = self.depthwise(inputs[0][-1]).output_shape(inputs)
+        return (*mid[:-1], self.filters)
+
+    def weight_specs(self, inputs: tuple[Shape, ...]) -> tuple[Weight, ...]:
+        c = inputs[0][-1]
+        r = len(inputs[0]) - 1
+        w = [
+            Weight("depthwise_kernel", (*self.kernel, 1, c * self.multiplier)),
+            Weight("pointwise_kernel", (*(1,) * r, c * self.multiplier, self.filters)),
+        ]
+        if self.bias:
+            w.append(Weight("bias", (self.filters,)))
+        return tuple(w)
+
+    def macs(self, inputs: tuple[Shape, ...], output: Shape) -> int:
+        c = inputs[0][-1] * self.multiplier
+        positions = math.prod(output[:-1])
+        return positions * c * math.prod(self.kernel) + positions * c * self.filters
 
 
 @register("globalpool")

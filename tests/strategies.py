@@ -74,17 +74,8 @@ def linear_models(draw, max_layers: int = 6, head: bool = True, graphs: bool = F
     sizes = [draw(st.integers(3, 10)) for _ in range(r)]
     c = draw(st.integers(1, 4))
     lines = [f"input {'x'.join(map(str, [*sizes, c]))}"]
-    kinds = [
-        "conv",
-        "conv",
-        "pool",
-        "batchnorm",
-        "act",
-        "dropout",
-        "zeropad",
-        "depthwise",
-        "upsample",
-    ]
+    kinds = ["conv", "conv", "pool", "batchnorm", "act", "dropout", "zeropad"]
+    kinds += ["depthwise", "upsample", "separable", "layernorm"]
     if graphs:
         kinds += ["residual", "residual_proj", "concat"]
     for _ in range(draw(st.integers(1, max_layers))):
@@ -113,6 +104,20 @@ def linear_models(draw, max_layers: int = 6, head: bool = True, graphs: bool = F
             if fn == "gelu" and draw(st.booleans()):
                 extra = " approximate=true"
             lines.append(f"{fn}{extra}")
+        elif kind == "separable":
+            f = draw(st.integers(1, 4))
+            opts, sizes = draw(_window(sizes, pool=False))
+            m = draw(st.integers(1, 2))
+            lines.append(
+                f"separable {f} {opts} multiplier={m} {draw(st.sampled_from(ACTS))} "
+                f"bias={'true' if draw(st.booleans()) else 'false'}"
+            )
+            c = f
+        elif kind == "layernorm":
+            # eps >= 1e-3: a near-constant position (C = 1 or 2 channels after sigmoids) makes
+            # float32 rounding grow by 1/sqrt(var + eps), up to 300x at eps=1e-5 (measured:
+            # 2e-5 between NumPy and PyTorch); that is float32's limit, not a disagreement
+            lines.append(f"layernorm eps={draw(st.sampled_from(['0.001', '0.01']))}")
         elif kind == "depthwise":
             m = draw(st.integers(1, 2))
             opts, sizes = draw(_window(sizes, pool=False))

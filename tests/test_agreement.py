@@ -37,6 +37,7 @@ def random_weights(model: cnndsl.Model, seed: int):
                 ws[name] = rng.normal(0, 0.2, ws[name].shape).astype(np.float32)
         if "gamma" in ws:
             ws["gamma"] = rng.uniform(0.5, 1.5, ws["gamma"].shape).astype(np.float32)
+        if "moving_variance" in ws:
             ws["moving_variance"] = rng.uniform(0.5, 2, ws["gamma"].shape).astype(np.float32)
     return w
 

@@ -26,7 +26,9 @@ from ..layers import (
     GlobalPool,
     Input,
     Layer,
+    LayerNorm,
     Pool,
+    Separable,
     Upsample,
     ZeroPad,
 )
@@ -146,7 +148,7 @@ def _inline_act(fn: str, node: Node, ctx: _Ctx) -> tuple[dict[str, object], list
 def _conv(node: Node, ctx: _Ctx) -> list[Call]:
     """Conv and depthwise conv: Keras pads 'same' itself; other padding comes first."""
     layer = node.layer
-    assert isinstance(layer, (Conv, Depthwise))
+    assert isinstance(layer, (Conv, Depthwise, Separable))
     r = len(layer.kernel)
     calls: list[Call] = []
     pads = layer.pads()
@@ -167,7 +169,7 @@ def _conv(node: Node, ctx: _Ctx) -> list[Call]:
         kw["strides"] = layer.stride
     if padding != "valid":
         kw["padding"] = padding
-    if isinstance(layer, Depthwise) and layer.multiplier != 1:
+    if isinstance(layer, (Depthwise, Separable)) and layer.multiplier != 1:
         kw["depth_multiplier"] = layer.multiplier
     if layer.dilation != (1,) * r:
         kw["dilation_rate"] = layer.dilation
@@ -180,6 +182,18 @@ def _conv(node: Node, ctx: _Ctx) -> list[Call]:
     if isinstance(layer, Depthwise):
         calls.append(
             Call.of(f"layers.DepthwiseConv{_dim(r)}", kernel, **kw, **act_kw, name=node.name)
+        )
+        return calls + after
+    if isinstance(layer, Separable):
+        calls.append(
+            Call.of(
+                f"layers.SeparableConv{_dim(r)}",
+                layer.filters,
+                kernel,
+                **kw,
+                **act_kw,
+                name=node.name,
+            )
         )
         return calls + after
     if layer.weights is not None:
@@ -279,9 +293,13 @@ KERAS: dict[type[Layer], Lowering] = {
     ZeroPad: _zeropad,
     Activation: _act_layer,
     Depthwise: _conv,
+    Separable: _conv,
     GlobalPool: _globalpool,
     Upsample: _upsample,
     Add: lambda node, ctx: [Call.of("layers.Add", name=node.name)],
+    LayerNorm: lambda node, ctx: [
+        Call.of("layers.LayerNormalization", epsilon=node.layer.eps, name=node.name)
+    ],
     Concat: lambda node, ctx: [Call.of("layers.Concatenate", name=node.name)],
 }
 

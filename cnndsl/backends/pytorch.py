@@ -30,9 +30,12 @@ from ..layers import (
     GlobalPool,
     Input,
     Layer,
+    LayerNorm,
     Pool,
+    Separable,
     Upsample,
     ZeroPad,
+    evolve,
 )
 from .codegen import (
     Call,
@@ -189,6 +192,40 @@ def _conv(node: Node, ctx: _Ctx) -> Lowered:
     if isinstance(layer, Depthwise):
         layer = layer.as_conv(cin)
     assert isinstance(layer, Conv)
+    module, x, comment = _conv_parts(layer, cin, ctx)
+    if layer.weights is not None:  # canonical (k..., in, out) -> PyTorch (out, in, k...)
+        t = layer.weights
+        r = len(layer.kernel)
+        ctx.fixed[node.name] = nested(t.values, t.shape, (r + 1, r, *range(r)))
+    expr = _inline(layer.activation, Call.of(f"self.{node.name}", x), ctx)
+    return Lowered([(node.name, module)], [(expr, comment)])
+
+
+def _separable(node: Node, ctx: _Ctx) -> Lowered:
+    """nn.Sequential(depthwise conv without bias, 1x1 conv): state_dict keys .0 and .1."""
+    layer = node.layer
+    assert isinstance(layer, Separable)
+    cin = ctx.input_shape(node)[-1]
+    depthwise = layer.depthwise(cin)
+    depthwise = evolve(
+        depthwise,
+        kernel=layer.kernel,
+        stride=layer.stride,
+        dilation=layer.dilation,
+        padding=layer.padding,
+        pad=layer.pad,
+    )
+    dw_module, x, comment = _conv_parts(depthwise, cin, ctx)
+    r = len(layer.kernel)
+    kw = {} if layer.bias else {"bias": False}
+    pointwise = Call.of(f"nn.Conv{r}d", depthwise.filters, layer.filters, kernel_size=1, **kw)
+    module = Call.of("nn.Sequential", dw_module, pointwise)
+    expr = _inline(layer.activation, Call.of(f"self.{node.name}", x), ctx)
+    return Lowered([(node.name, module)], [(expr, comment)])
+
+
+def _conv_parts(layer: Conv, cin: int, ctx: _Ctx) -> tuple[Call, object, str | None]:
+    """The nn.ConvNd call, the (maybe padded) input expression and a comment."""
     r = len(layer.kernel)
     pads = layer.pads()
     kw: dict[str, object] = {"kernel_size": _one(layer.kernel)}
@@ -209,12 +246,7 @@ def _conv(node: Node, ctx: _Ctx) -> Lowered:
         kw["groups"] = layer.groups
     if not layer.bias:
         kw["bias"] = False
-    module = Call.of(f"nn.Conv{r}d", cin, layer.filters, **kw)
-    if layer.weights is not None:  # canonical (k..., in, out) -> PyTorch (out, in, k...)
-        t = layer.weights
-        ctx.fixed[node.name] = nested(t.values, t.shape, (r + 1, r, *range(r)))
-    expr = _inline(layer.activation, Call.of(f"self.{node.name}", x), ctx)
-    return Lowered([(node.name, module)], [(expr, comment)])
+    return Call.of(f"nn.Conv{r}d", cin, layer.filters, **kw), x, comment
 
 
 def _pool(node: Node, ctx: _Ctx) -> Lowered:
@@ -304,6 +336,21 @@ def _upsample(node: Node, ctx: _Ctx) -> Lowered:
     return Lowered([], [(ctx.F("interpolate", ctx.x, scale_factor=factor, **kw), None)])
 
 
+def _layernorm(node: Node, ctx: _Ctx) -> Lowered:
+    """nn.LayerNorm normalises the last axis: move channels there and back."""
+    layer = node.layer
+    assert isinstance(layer, LayerNorm)
+    shape = ctx.input_shape(node)
+    module = Call.of("nn.LayerNorm", shape[-1], eps=layer.eps)
+    call = Call.of(f"self.{node.name}", ctx.x)
+    if len(shape) == 1:
+        return Lowered([(node.name, module)], [(call, None)])
+    to_last = "(0, 2, 1)" if len(shape) == 2 else "(0, 2, 3, 1)"
+    back = "(0, 2, 1)" if len(shape) == 2 else "(0, 3, 1, 2)"
+    expr = Code(f"self.{node.name}({ctx.x.text}.permute{to_last}).permute{back}")
+    return Lowered([(node.name, module)], [(expr, "layer norm over the channels")])
+
+
 def _add(node: Node, ctx: _Ctx) -> Lowered:
     return Lowered([], [(Code(" + ".join(v.text for v in ctx.ins)), None)])
 
@@ -326,9 +373,11 @@ PYTORCH: dict[type[Layer], Callable[[Node, _Ctx], Lowered]] = {
     ZeroPad: _zeropad,
     Activation: _activation,
     Depthwise: _conv,
+    Separable: _separable,
     GlobalPool: _globalpool,
     Upsample: _upsample,
     Add: _add,
+    LayerNorm: _layernorm,
     Concat: _concat,
 }
 

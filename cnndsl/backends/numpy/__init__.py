@@ -25,7 +25,9 @@ from ...layers import (
     GlobalPool,
     Input,
     Layer,
+    LayerNorm,
     Pool,
+    Separable,
     Upsample,
     ZeroPad,
 )
@@ -65,6 +67,26 @@ def _depthwise(layer: Depthwise, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     return _conv(layer.as_conv(xs[0].shape[-1]), xs, w)
 
 
+def _layernorm(layer: LayerNorm, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+    """In float64: normalising near-constant values amplifies rounding, and this is the
+    reference the frameworks are compared with."""
+    x = xs[0].astype(np.float64)
+    mean = x.mean(axis=-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)  # biased, as both frameworks
+    y = (x - mean) / np.sqrt(var + layer.eps) * w["gamma"] + w["beta"]
+    return y.astype(np.float32)
+
+
+def _separable(layer: Separable, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+    dw = layer.depthwise(xs[0].shape[-1])
+    y = ops.conv(
+        xs[0], w["depthwise_kernel"], None, dw.stride, dw.dilation, layer.pads(), dw.groups
+    )
+    r = y.ndim - 2
+    y = ops.conv(y, w["pointwise_kernel"], w.get("bias"), (1,) * r, (1,) * r, ((0, 0),) * r)
+    return ops.activation(y, layer.activation, *_act_params(layer.activation), inplace=True)
+
+
 def _add(layer: Add, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     out = xs[0] + xs[1]
     for x in xs[2:]:
@@ -91,6 +113,8 @@ KERNELS: dict[type[Layer], Kernel] = {
     ),
     Upsample: lambda layer, xs, w: ops.upsample(xs[0], layer.size, layer.mode),
     Add: _add,  # type: ignore[dict-item]
+    LayerNorm: _layernorm,  # type: ignore[dict-item]
+    Separable: _separable,  # type: ignore[dict-item]
     Concat: lambda layer, xs, w: np.concatenate(xs, axis=-1),
     Activation: lambda layer, xs, w: ops.activation(
         xs[0], layer.fn, layer.alpha, bool(layer.approximate)
