@@ -20,6 +20,7 @@ from .layers import (
     BatchNorm,
     Concat,
     Conv,
+    Deconv,
     Dense,
     Depthwise,
     Dropout,
@@ -36,6 +37,7 @@ _KERAS_ORDER = {
     "BatchNorm": ("gamma", "beta", "moving_mean", "moving_variance"),
     "LayerNorm": ("gamma", "beta"),
     "Separable": ("depthwise_kernel", "pointwise_kernel", "bias"),
+    "Deconv": ("kernel", "bias"),
 }
 #: Separable is an nn.Sequential(depthwise, pointwise) in the generated module
 _TORCH_SEPARABLE = {
@@ -108,7 +110,7 @@ def to_pytorch(model: Model, weights: Weights) -> dict[str, np.ndarray]:
         layer = node.layer
         names = _TORCH_SEPARABLE if isinstance(layer, Separable) else _TORCH_NAMES
         for name, arr in ws.items():
-            if (isinstance(layer, (Conv, Depthwise)) and name == "kernel") or name.endswith(
+            if (isinstance(layer, (Conv, Depthwise, Deconv)) and name == "kernel") or name.endswith(
                 "_kernel"
             ):
                 r = arr.ndim - 2
@@ -132,9 +134,9 @@ def from_pytorch(model: Model, state: dict[str, np.ndarray]) -> Weights:
         names = _TORCH_SEPARABLE if isinstance(layer, Separable) else _TORCH_NAMES
         for w in node.weights:
             arr = np.asarray(state[f"{node.name}.{names[w.name]}"], np.float32)
-            if (isinstance(layer, (Conv, Depthwise)) and w.name == "kernel") or w.name.endswith(
-                "_kernel"
-            ):
+            if (
+                isinstance(layer, (Conv, Depthwise, Deconv)) and w.name == "kernel"
+            ) or w.name.endswith("_kernel"):
                 r = arr.ndim - 2
                 arr = arr.transpose(*range(2, r + 2), 1, 0)
             elif isinstance(layer, Dense) and w.name == "kernel":

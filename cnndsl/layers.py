@@ -791,6 +791,64 @@ class Separable(Layer):
         return positions * c * math.prod(self.kernel) + positions * c * self.filters
 
 
+@register("deconv")
+@dataclass(frozen=True)
+class Deconv(Layer):
+    """Transposed convolution ("deconvolution", "up-convolution"), as TensorFlow defines it:
+    each input position scatters kernel x value into the output, stride apart."""
+
+    KIND: ClassVar[str] = "deconv"
+    EXAMPLE: ClassVar[str] = "deconv 32 3x3 same stride=2"
+    SUMMARY: ClassVar[str] = (
+        "transposed convolution: out = n * stride ('same') or "
+        "n * stride + max(k - stride, 0) ('valid')"
+    )
+
+    filters: int = opt(IntT(1), doc="output channels", positional=True)
+    kernel: tuple[int, ...] = opt(SizeT(), doc="window size: 3 or 3x3", positional=True)
+    activation: str = opt(ACTIVATION, "linear", "applied to the output", positional=True)
+    padding: str = opt(
+        ChoiceT(("valid", "same"), "padding"),
+        "valid",
+        "valid or same (TensorFlow's meaning)",
+        positional=True,
+    )
+    stride: tuple[int, ...] = opt(SizeT(), (1,), "spacing of the scattered windows")
+    bias: bool = opt(BoolT(), True, "add a learned bias per filter")
+
+    def bind(self, inputs: tuple[Shape, ...]) -> Deconv:
+        r = spatial_rank("deconv", inputs[0])
+        return evolve(
+            self,
+            kernel=fit_rank("deconv", "kernel", self.kernel, r),
+            stride=fit_rank("deconv", "stride", self.stride, r),
+        )
+
+    def crops(self, inputs: tuple[Shape, ...]) -> tuple[tuple[int, int], ...]:
+        """Per axis: where the output starts in the full scatter, and its length."""
+        out = []
+        for n, k, s in zip(inputs[0][:-1], self.kernel, self.stride):
+            if self.padding == "same":
+                out.append((max(k - s, 0) // 2, n * s))
+            else:
+                out.append((0, n * s + max(k - s, 0)))
+        return tuple(out)
+
+    def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
+        return (*(length for _, length in self.crops(inputs)), self.filters)
+
+    def weight_specs(self, inputs: tuple[Shape, ...]) -> tuple[Weight, ...]:
+        # (k..., out, in): Keras' Conv2DTranspose layout, the canonical one
+        w = [Weight("kernel", (*self.kernel, self.filters, inputs[0][-1]))]
+        if self.bias:
+            w.append(Weight("bias", (self.filters,)))
+        return tuple(w)
+
+    def macs(self, inputs: tuple[Shape, ...], output: Shape) -> int:
+        x = inputs[0]
+        return math.prod(x[:-1]) * x[-1] * self.filters * math.prod(self.kernel)
+
+
 @register("globalpool")
 @dataclass(frozen=True)
 class GlobalPool(Layer):

@@ -75,7 +75,7 @@ def linear_models(draw, max_layers: int = 6, head: bool = True, graphs: bool = F
     c = draw(st.integers(1, 4))
     lines = [f"input {'x'.join(map(str, [*sizes, c]))}"]
     kinds = ["conv", "conv", "pool", "batchnorm", "act", "dropout", "zeropad"]
-    kinds += ["depthwise", "upsample", "separable", "layernorm"]
+    kinds += ["depthwise", "upsample", "separable", "layernorm", "deconv"]
     if graphs:
         kinds += ["residual", "residual_proj", "concat"]
     for _ in range(draw(st.integers(1, max_layers))):
@@ -112,6 +112,18 @@ def linear_models(draw, max_layers: int = 6, head: bool = True, graphs: bool = F
                 f"separable {f} {opts} multiplier={m} {draw(st.sampled_from(ACTS))} "
                 f"bias={'true' if draw(st.booleans()) else 'false'}"
             )
+            c = f
+        elif kind == "deconv":
+            f = draw(st.integers(1, 4))
+            k = [draw(st.integers(1, 4)) for _ in range(r)]
+            s_ = [draw(st.integers(1, 3)) for _ in range(r)]
+            same = draw(st.booleans())
+            x = "x".join
+            lines.append(
+                f"deconv {f} {x(map(str, k))} stride={x(map(str, s_))} "
+                f"{'same' if same else 'valid'} {draw(st.sampled_from(ACTS))}"
+            )
+            sizes = [n * si + (0 if same else max(ki - si, 0)) for n, ki, si in zip(sizes, k, s_)]
             c = f
         elif kind == "layernorm":
             # eps >= 1e-3: a near-constant position (C = 1 or 2 channels after sigmoids) makes

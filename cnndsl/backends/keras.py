@@ -19,6 +19,7 @@ from ..layers import (
     BatchNorm,
     Concat,
     Conv,
+    Deconv,
     Dense,
     Depthwise,
     Dropout,
@@ -205,6 +206,27 @@ def _conv(node: Node, ctx: _Ctx) -> list[Call]:
     return calls + after
 
 
+def _deconv(node: Node, ctx: _Ctx) -> list[Call]:
+    layer = node.layer
+    assert isinstance(layer, Deconv)
+    r = len(layer.kernel)
+    kw: dict[str, object] = {}
+    if layer.stride != (1,) * r:
+        kw["strides"] = layer.stride[0] if r == 1 else layer.stride
+    if layer.padding == "same":
+        kw["padding"] = "same"
+    if not layer.bias:
+        kw["use_bias"] = False
+    act_kw, after = _inline_act(layer.activation, node, ctx)
+    kernel = layer.kernel[0] if r == 1 else layer.kernel
+    return [
+        Call.of(
+            f"layers.Conv{_dim(r)}Transpose", layer.filters, kernel, **kw, **act_kw, name=node.name
+        ),
+        *after,
+    ]
+
+
 def _globalpool(node: Node, ctx: _Ctx) -> list[Call]:
     layer = node.layer
     assert isinstance(layer, GlobalPool)
@@ -294,6 +316,7 @@ KERAS: dict[type[Layer], Lowering] = {
     Activation: _act_layer,
     Depthwise: _conv,
     Separable: _conv,
+    Deconv: _deconv,
     GlobalPool: _globalpool,
     Upsample: _upsample,
     Add: lambda node, ctx: [Call.of("layers.Add", name=node.name)],

@@ -23,6 +23,7 @@ from ..layers import (
     BatchNorm,
     Concat,
     Conv,
+    Deconv,
     Dense,
     Depthwise,
     Dropout,
@@ -224,6 +225,42 @@ def _separable(node: Node, ctx: _Ctx) -> Lowered:
     return Lowered([(node.name, module)], [(expr, comment)])
 
 
+def _deconv(node: Node, ctx: _Ctx) -> Lowered:
+    """ConvTranspose with padding = where TensorFlow's output starts in the full scatter,
+    output_padding for the zero rows it adds at the end, a slice for a row it drops."""
+    layer = node.layer
+    assert isinstance(layer, Deconv)
+    shape = ctx.input_shape(node)
+    r = len(layer.kernel)
+    starts, cut = [], []
+    extra = []
+    for n, k, s_, (start, length) in zip(
+        shape[:-1], layer.kernel, layer.stride, layer.crops((shape,))
+    ):
+        full = (n - 1) * s_ + k
+        op = length - full + 2 * start
+        starts.append(start)
+        extra.append(max(op, 0))
+        cut.append(-op if op < 0 else 0)
+    kw: dict[str, object] = {"kernel_size": _one(layer.kernel)}
+    if layer.stride != (1,) * r:
+        kw["stride"] = _one(layer.stride)
+    if any(starts):
+        kw["padding"] = _one(tuple(starts))
+    if any(extra):
+        kw["output_padding"] = _one(tuple(extra))
+    if not layer.bias:
+        kw["bias"] = False
+    module = Call.of(f"nn.ConvTranspose{r}d", shape[-1], layer.filters, **kw)
+    x: object = Call.of(f"self.{node.name}", ctx.x)
+    comment = None
+    if any(cut):
+        index = ", ".join([":", ":", *(f":-{c}" if c else ":" for c in cut)])
+        x = Code(f"{py(x)}[{index}]")
+        comment = "'same' as TensorFlow crops it: the extra row/column off the bottom/right"
+    return Lowered([(node.name, module)], [(_inline(layer.activation, x, ctx), comment)])
+
+
 def _conv_parts(layer: Conv, cin: int, ctx: _Ctx) -> tuple[Call, object, str | None]:
     """The nn.ConvNd call, the (maybe padded) input expression and a comment."""
     r = len(layer.kernel)
@@ -374,6 +411,7 @@ PYTORCH: dict[type[Layer], Callable[[Node, _Ctx], Lowered]] = {
     Activation: _activation,
     Depthwise: _conv,
     Separable: _separable,
+    Deconv: _deconv,
     GlobalPool: _globalpool,
     Upsample: _upsample,
     Add: _add,

@@ -3,27 +3,25 @@
 # Input 64x64x1 (channels last, batch implied), output 64x64x2.
 # 116,770 parameters (116,770 trainable, 0 non-trainable).
 #
-# layer       output shape  params
-# input       64x64x1       0
-# conv_1      64x64x16      160
-# enc1        64x64x16      2,320
-# pool_1      32x32x16      0
-# conv_2      32x32x32      4,640
-# enc2        32x32x32      9,248
-# pool_2      16x16x32      0
-# conv_3      16x16x64      18,496
-# conv_4      16x16x64      36,928
-# upsample_1  32x32x64      0
-# conv_5      32x32x32      8,224
-# concat_1    32x32x64      0
-# conv_6      32x32x32      18,464
-# conv_7      32x32x32      9,248
-# upsample_2  64x64x32      0
-# conv_8      64x64x16      2,064
-# concat_2    64x64x32      0
-# conv_9      64x64x16      4,624
-# conv_10     64x64x16      2,320
-# conv_11     64x64x2       34
+# layer     output shape  params
+# input     64x64x1       0
+# conv_1    64x64x16      160
+# enc1      64x64x16      2,320
+# pool_1    32x32x16      0
+# conv_2    32x32x32      4,640
+# enc2      32x32x32      9,248
+# pool_2    16x16x32      0
+# conv_3    16x16x64      18,496
+# conv_4    16x16x64      36,928
+# deconv_1  32x32x32      8,224
+# concat_1  32x32x64      0
+# conv_5    32x32x32      18,464
+# conv_6    32x32x32      9,248
+# deconv_2  64x64x16      2,064
+# concat_2  64x64x32      0
+# conv_7    64x64x16      4,624
+# conv_8    64x64x16      2,320
+# conv_9    64x64x2       34
 """Keras 3 model `unet_small`: call build_model()."""
 
 import keras
@@ -43,17 +41,15 @@ def build_model() -> keras.Model:
     x = layers.MaxPooling2D((2, 2), name="pool_2")(enc2)
     x = layers.Conv2D(64, (3, 3), padding="same", activation="relu", name="conv_3")(x)
     x = layers.Conv2D(64, (3, 3), padding="same", activation="relu", name="conv_4")(x)
-    x = layers.UpSampling2D((2, 2), interpolation="nearest", name="upsample_1")(x)
-    x = layers.Conv2D(32, (2, 2), padding="same", name="conv_5")(x)
+    x = layers.Conv2DTranspose(32, (2, 2), strides=(2, 2), name="deconv_1")(x)
     x = layers.Concatenate(name="concat_1")([x, enc2])
+    x = layers.Conv2D(32, (3, 3), padding="same", activation="relu", name="conv_5")(x)
     x = layers.Conv2D(32, (3, 3), padding="same", activation="relu", name="conv_6")(x)
-    x = layers.Conv2D(32, (3, 3), padding="same", activation="relu", name="conv_7")(x)
-    x = layers.UpSampling2D((2, 2), interpolation="nearest", name="upsample_2")(x)
-    x = layers.Conv2D(16, (2, 2), padding="same", name="conv_8")(x)
+    x = layers.Conv2DTranspose(16, (2, 2), strides=(2, 2), name="deconv_2")(x)
     x = layers.Concatenate(name="concat_2")([x, enc1])
-    x = layers.Conv2D(16, (3, 3), padding="same", activation="relu", name="conv_9")(x)
-    x = layers.Conv2D(16, (3, 3), padding="same", activation="relu", name="conv_10")(x)
-    x = layers.Conv2D(2, (1, 1), activation="softmax", name="conv_11")(x)
+    x = layers.Conv2D(16, (3, 3), padding="same", activation="relu", name="conv_7")(x)
+    x = layers.Conv2D(16, (3, 3), padding="same", activation="relu", name="conv_8")(x)
+    x = layers.Conv2D(2, (1, 1), activation="softmax", name="conv_9")(x)
     return keras.Model(inputs, x, name="unet_small")
 
 

@@ -3,27 +3,25 @@
 # Input 64x64x1 (channels last, batch implied), output 64x64x2.
 # 116,770 parameters (116,770 trainable, 0 non-trainable).
 #
-# layer       output shape  params
-# input       64x64x1       0
-# conv_1      64x64x16      160
-# enc1        64x64x16      2,320
-# pool_1      32x32x16      0
-# conv_2      32x32x32      4,640
-# enc2        32x32x32      9,248
-# pool_2      16x16x32      0
-# conv_3      16x16x64      18,496
-# conv_4      16x16x64      36,928
-# upsample_1  32x32x64      0
-# conv_5      32x32x32      8,224
-# concat_1    32x32x64      0
-# conv_6      32x32x32      18,464
-# conv_7      32x32x32      9,248
-# upsample_2  64x64x32      0
-# conv_8      64x64x16      2,064
-# concat_2    64x64x32      0
-# conv_9      64x64x16      4,624
-# conv_10     64x64x16      2,320
-# conv_11     64x64x2       34
+# layer     output shape  params
+# input     64x64x1       0
+# conv_1    64x64x16      160
+# enc1      64x64x16      2,320
+# pool_1    32x32x16      0
+# conv_2    32x32x32      4,640
+# enc2      32x32x32      9,248
+# pool_2    16x16x32      0
+# conv_3    16x16x64      18,496
+# conv_4    16x16x64      36,928
+# deconv_1  32x32x32      8,224
+# concat_1  32x32x64      0
+# conv_5    32x32x32      18,464
+# conv_6    32x32x32      9,248
+# deconv_2  64x64x16      2,064
+# concat_2  64x64x32      0
+# conv_7    64x64x16      4,624
+# conv_8    64x64x16      2,320
+# conv_9    64x64x2       34
 """PyTorch model `unet_small`: UnetSmall is an nn.Module."""
 
 import torch
@@ -44,13 +42,13 @@ class UnetSmall(nn.Module):
         self.pool_2 = nn.MaxPool2d(kernel_size=(2, 2))
         self.conv_3 = nn.Conv2d(32, 64, kernel_size=(3, 3), padding=(1, 1))
         self.conv_4 = nn.Conv2d(64, 64, kernel_size=(3, 3), padding=(1, 1))
-        self.conv_5 = nn.Conv2d(64, 32, kernel_size=(2, 2))
-        self.conv_6 = nn.Conv2d(64, 32, kernel_size=(3, 3), padding=(1, 1))
-        self.conv_7 = nn.Conv2d(32, 32, kernel_size=(3, 3), padding=(1, 1))
-        self.conv_8 = nn.Conv2d(32, 16, kernel_size=(2, 2))
-        self.conv_9 = nn.Conv2d(32, 16, kernel_size=(3, 3), padding=(1, 1))
-        self.conv_10 = nn.Conv2d(16, 16, kernel_size=(3, 3), padding=(1, 1))
-        self.conv_11 = nn.Conv2d(16, 2, kernel_size=(1, 1))
+        self.deconv_1 = nn.ConvTranspose2d(64, 32, kernel_size=(2, 2), stride=(2, 2))
+        self.conv_5 = nn.Conv2d(64, 32, kernel_size=(3, 3), padding=(1, 1))
+        self.conv_6 = nn.Conv2d(32, 32, kernel_size=(3, 3), padding=(1, 1))
+        self.deconv_2 = nn.ConvTranspose2d(32, 16, kernel_size=(2, 2), stride=(2, 2))
+        self.conv_7 = nn.Conv2d(32, 16, kernel_size=(3, 3), padding=(1, 1))
+        self.conv_8 = nn.Conv2d(16, 16, kernel_size=(3, 3), padding=(1, 1))
+        self.conv_9 = nn.Conv2d(16, 2, kernel_size=(1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu(self.conv_1(x))
@@ -61,19 +59,15 @@ class UnetSmall(nn.Module):
         x = self.pool_2(enc2)
         x = F.relu(self.conv_3(x))
         x = F.relu(self.conv_4(x))
-        x = F.interpolate(x, scale_factor=(2.0, 2.0), mode="nearest")
-        # 'same' as TensorFlow pads it: the extra row/column at the bottom/right
-        x = self.conv_5(F.pad(x, (0, 1, 0, 1)))
+        x = self.deconv_1(x)
         x = torch.cat([x, enc2], dim=1)
+        x = F.relu(self.conv_5(x))
         x = F.relu(self.conv_6(x))
-        x = F.relu(self.conv_7(x))
-        x = F.interpolate(x, scale_factor=(2.0, 2.0), mode="nearest")
-        # 'same' as TensorFlow pads it: the extra row/column at the bottom/right
-        x = self.conv_8(F.pad(x, (0, 1, 0, 1)))
+        x = self.deconv_2(x)
         x = torch.cat([x, enc1], dim=1)
-        x = F.relu(self.conv_9(x))
-        x = F.relu(self.conv_10(x))
-        x = F.softmax(self.conv_11(x), dim=1)
+        x = F.relu(self.conv_7(x))
+        x = F.relu(self.conv_8(x))
+        x = F.softmax(self.conv_9(x), dim=1)
         return x
 
 

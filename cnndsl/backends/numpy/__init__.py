@@ -18,6 +18,7 @@ from ...layers import (
     BatchNorm,
     Concat,
     Conv,
+    Deconv,
     Dense,
     Depthwise,
     Dropout,
@@ -87,6 +88,12 @@ def _separable(layer: Separable, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     return ops.activation(y, layer.activation, *_act_params(layer.activation), inplace=True)
 
 
+def _deconv(layer: Deconv, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+    crops = layer.crops((xs[0].shape[1:],))
+    y = ops.deconv(xs[0], w["kernel"], w.get("bias"), layer.stride, crops)
+    return ops.activation(y, layer.activation, *_act_params(layer.activation), inplace=True)
+
+
 def _add(layer: Add, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     out = xs[0] + xs[1]
     for x in xs[2:]:
@@ -115,6 +122,7 @@ KERNELS: dict[type[Layer], Kernel] = {
     Add: _add,  # type: ignore[dict-item]
     LayerNorm: _layernorm,  # type: ignore[dict-item]
     Separable: _separable,  # type: ignore[dict-item]
+    Deconv: _deconv,  # type: ignore[dict-item]
     Concat: lambda layer, xs, w: np.concatenate(xs, axis=-1),
     Activation: lambda layer, xs, w: ops.activation(
         xs[0], layer.fn, layer.alpha, bool(layer.approximate)

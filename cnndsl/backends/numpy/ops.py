@@ -103,6 +103,42 @@ def conv(
     return out[:, 0] if one_d else out
 
 
+def deconv(
+    x: np.ndarray,
+    kernel: np.ndarray,
+    bias: np.ndarray | None,
+    stride: tuple[int, ...],
+    crops: tuple[tuple[int, int], ...],
+) -> np.ndarray:
+    """Transposed convolution: one matmul gives every (position, tap) contribution, which a
+    loop over the taps scatters, stride apart; then the (start, length) window per axis.
+
+    ``kernel`` is canonical: (kh, kw, out, in) or (k, out, in).
+    """
+    one_d = x.ndim == 3
+    if one_d:
+        x, kernel = x[:, None], kernel[None]
+        stride, crops = (1, *stride), ((0, 1), *crops)
+    n, h, w, c = x.shape
+    kh, kw, f, _ = kernel.shape
+    sh, sw = stride
+    contrib = x.reshape(n * h * w, c) @ kernel.transpose(3, 0, 1, 2).reshape(c, kh * kw * f)
+    contrib = contrib.reshape(n, h, w, kh, kw, f)
+    full = np.zeros((n, (h - 1) * sh + kh, (w - 1) * sw + kw, f), np.float32)
+    for a in range(kh):
+        for b in range(kw):
+            full[:, a : a + sh * (h - 1) + 1 : sh, b : b + sw * (w - 1) + 1 : sw] += contrib[
+                :, :, :, a, b
+            ]
+    (t, oh), (left, ow) = crops
+    out = np.zeros((n, oh, ow, f), np.float32)
+    hh, ww = min(oh, full.shape[1] - t), min(ow, full.shape[2] - left)
+    out[:, :hh, :ww] = full[:, t : t + hh, left : left + ww]  # beyond the scatter: zeros
+    if bias is not None:
+        out += bias
+    return out[:, 0] if one_d else out
+
+
 def pool(
     x: np.ndarray, op: str, size: tuple[int, ...], stride: tuple[int, ...], pads: Pads
 ) -> np.ndarray:
