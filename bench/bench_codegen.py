@@ -6,8 +6,8 @@
 The hand-written models below are what a person would write from a textbook
 (d2l's LeNet-5, a CIFAR VGG block stack). Both sides get the same weights-free
 architecture, the same input, the same thread count; runs alternate between the
-two so that drift hits both. Prints ms per batch and generated / hand-written
-(1.00 = as fast; the target is within 5%).
+two (ABBA) so that drift and warm caches hit both alike. Prints ms per batch and
+generated / hand-written (1.00 = as fast; the target is within 5%).
 """
 
 from __future__ import annotations
@@ -88,10 +88,13 @@ def hand_keras(name: str, keras):
 
 
 def alternate(a, b, repeat: int) -> tuple[float, float]:
+    """Median times of a and b, run in ABBA order so that neither always goes second
+    (warm caches) or first."""
     a(), b()  # warm up
     ta, tb = [], []
-    for _ in range(repeat):
-        for fn, times in ((a, ta), (b, tb)):
+    for i in range(repeat):
+        pairs = ((a, ta), (b, tb)) if i % 2 == 0 else ((b, tb), (a, ta))
+        for fn, times in pairs:
             t0 = time.perf_counter()
             fn()
             times.append(time.perf_counter() - t0)
