@@ -324,6 +324,23 @@ def window_out(
 # ---------------------------------------------------------------- layer kinds
 
 
+class Windowed(Layer):
+    """Shared by the kinds that slide a window over padded input (conv, pool, depthwise,
+    separable): they have ``padding`` (a mode) and ``pad`` (explicit; after binding, the
+    resolved (before, after) per axis, flattened)."""
+
+    padding: str
+    pad: tuple[int, ...] | None
+
+    def check_options(self) -> None:
+        _check_pad_mode(self.padding, self.pad)
+
+    def pads(self) -> tuple[tuple[int, int], ...]:
+        """(before, after) per spatial axis; only on a bound layer."""
+        assert self.pad is not None
+        return tuple(zip(self.pad[0::2], self.pad[1::2]))
+
+
 @register("input")
 @dataclass(frozen=True)
 class Input(Layer):
@@ -352,7 +369,7 @@ class Input(Layer):
 
 @register("conv")
 @dataclass(frozen=True)
-class Conv(Layer):
+class Conv(Windowed):
     """Convolution, 1-D or 2-D by the input's rank; grouped when groups > 1."""
 
     KIND: ClassVar[str] = "conv"
@@ -374,9 +391,6 @@ class Conv(Layer):
         "fixed kernel values: kh x kw (one filter on one channel), filters x kh x kw "
         "(one input channel each), or kh x kw x in x out",
     )
-
-    def check_options(self) -> None:
-        _check_pad_mode(self.padding, self.pad)
 
     def bind(self, inputs: tuple[Shape, ...]) -> Conv:
         (x,) = inputs
@@ -412,11 +426,6 @@ class Conv(Layer):
         return evolve(
             self, kernel=k, stride=s, dilation=d, padding=mode, pad=flat_pads, weights=weights
         )
-
-    def pads(self) -> tuple[tuple[int, int], ...]:
-        """(before, after) per spatial axis; only on a bound layer."""
-        assert self.pad is not None
-        return tuple(zip(self.pad[0::2], self.pad[1::2]))
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         (x,) = inputs
@@ -475,7 +484,7 @@ def _fit_weights(t: Tensor, k: Shape, cin: int, cout: int) -> Tensor:
 
 @register("pool")
 @dataclass(frozen=True)
-class Pool(Layer):
+class Pool(Windowed):
     """Max or average pooling; the stride defaults to the window size."""
 
     KIND: ClassVar[str] = "pool"
@@ -487,9 +496,6 @@ class Pool(Layer):
     padding: str = opt(PADDING, "valid", "valid, same or full", positional=True)
     stride: tuple[int, ...] | None = opt(SizeT(), None, "step; defaults to the window size")
     pad: tuple[int, ...] | None = opt(PadT(), None, "explicit padding, less than the window")
-
-    def check_options(self) -> None:
-        _check_pad_mode(self.padding, self.pad)
 
     def bind(self, inputs: tuple[Shape, ...]) -> Pool:
         (x,) = inputs
@@ -511,10 +517,6 @@ class Pool(Layer):
             mode = self.padding
         flat = tuple(p for pair in pads for p in pair)
         return evolve(self, size=k, stride=s, padding=mode, pad=flat)
-
-    def pads(self) -> tuple[tuple[int, int], ...]:
-        assert self.pad is not None
-        return tuple(zip(self.pad[0::2], self.pad[1::2]))
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         (x,) = inputs
@@ -659,7 +661,7 @@ class ZeroPad(Layer):
 
 @register("depthwise")
 @dataclass(frozen=True)
-class Depthwise(Layer):
+class Depthwise(Windowed):
     """Depthwise convolution: each input channel convolved with its own `multiplier` filters
     (a conv with groups = channels and filters = channels * multiplier)."""
 
@@ -675,9 +677,6 @@ class Depthwise(Layer):
     dilation: tuple[int, ...] = opt(SizeT(), (1,), "spacing of the kernel taps")
     bias: bool = opt(BoolT(), True, "add a learned bias per output channel")
     pad: tuple[int, ...] | None = opt(PadT(), None, "explicit zero padding instead of padding=")
-
-    def check_options(self) -> None:
-        _check_pad_mode(self.padding, self.pad)
 
     def as_conv(self, channels: int) -> Conv:
         """The equivalent grouped convolution (shape rule, weights and semantics)."""
@@ -705,10 +704,6 @@ class Depthwise(Layer):
             pad=conv.pad,
         )
 
-    def pads(self) -> tuple[tuple[int, int], ...]:
-        assert self.pad is not None
-        return tuple(zip(self.pad[0::2], self.pad[1::2]))
-
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         return self.as_conv(inputs[0][-1]).output_shape(inputs)
 
@@ -721,7 +716,7 @@ class Depthwise(Layer):
 
 @register("separable")
 @dataclass(frozen=True)
-class Separable(Layer):
+class Separable(Windowed):
     """Depthwise-separable convolution: a depthwise conv (no bias) then a 1x1 conv."""
 
     KIND: ClassVar[str] = "separable"
@@ -737,9 +732,6 @@ class Separable(Layer):
     dilation: tuple[int, ...] = opt(SizeT(), (1,), "spacing of the depthwise taps")
     bias: bool = opt(BoolT(), True, "a learned bias after the pointwise conv")
     pad: tuple[int, ...] | None = opt(PadT(), None, "explicit zero padding instead of padding=")
-
-    def check_options(self) -> None:
-        _check_pad_mode(self.padding, self.pad)
 
     def depthwise(self, channels: int) -> Conv:
         """The first half, as the grouped convolution it is."""
@@ -765,10 +757,6 @@ class Separable(Layer):
             padding=conv.padding,
             pad=conv.pad,
         )
-
-    def pads(self) -> tuple[tuple[int, int], ...]:
-        assert self.pad is not None
-        return tuple(zip(self.pad[0::2], self.pad[1::2]))
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         mid = self.depthwise(inputs[0][-1]).output_shape(inputs)

@@ -36,7 +36,6 @@ from ..layers import (
     Separable,
     Upsample,
     ZeroPad,
-    evolve,
 )
 from .codegen import (
     Call,
@@ -207,15 +206,7 @@ def _separable(node: Node, ctx: _Ctx) -> Lowered:
     layer = node.layer
     assert isinstance(layer, Separable)
     cin = ctx.input_shape(node)[-1]
-    depthwise = layer.depthwise(cin)
-    depthwise = evolve(
-        depthwise,
-        kernel=layer.kernel,
-        stride=layer.stride,
-        dilation=layer.dilation,
-        padding=layer.padding,
-        pad=layer.pad,
-    )
+    depthwise = layer.depthwise(cin)  # the bound layer's resolved kernel, stride and pads
     dw_module, x, comment = _conv_parts(depthwise, cin, ctx)
     r = len(layer.kernel)
     kw = {} if layer.bias else {"bias": False}
