@@ -92,3 +92,45 @@ def test_grammar_loads_from_package_resources() -> None:
 
     text = resources.files("cnndsl").joinpath("grammars/cnndsl.lark").read_text("utf-8")
     assert "_SEP" in text
+
+
+def _check_with_cache(cache_dir, *extra: str):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    env = {**os.environ, "CNNDSL_CACHE_DIR": str(cache_dir), "PYTHONPATH": str(ROOT)}
+    env.pop("CNNDSL_NO_CACHE", None)
+    return subprocess.run(
+        [sys.executable, "-m", "cnndsl", "check", "examples/lenet5.cnn", *extra],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_parser_cache_is_written_reused_and_survives_corruption(tmp_path) -> None:
+    cache = tmp_path / "cache"
+    first = _check_with_cache(cache)
+    assert first.returncode == 0 and "61,706" in first.stdout
+    (entry,) = list(cache.iterdir())  # one file, no temporary left
+    assert _check_with_cache(cache).stdout == first.stdout  # loaded from the cache
+    garbage = b"garbage, as if a write had been cut short"
+    entry.write_bytes(garbage)
+    again = _check_with_cache(cache)
+    assert again.returncode == 0 and again.stdout == first.stdout
+    assert "Traceback" not in again.stderr and again.stderr == ""
+    assert entry.read_bytes() != garbage  # rebuilt and rewritten
+    assert _check_with_cache(cache).stdout == first.stdout
+
+
+def test_parser_cache_refuses_a_shared_directory(tmp_path) -> None:
+    cache = tmp_path / "shared"
+    cache.mkdir()
+    cache.chmod(0o777)  # anyone could plant a file here: never read it
+    r = _check_with_cache(cache)
+    assert r.returncode == 0
+    assert list(cache.iterdir()) == []
