@@ -10,11 +10,11 @@ independent errors in the statements that did parse.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import sys
 import threading
+import zlib
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
@@ -177,9 +177,8 @@ def _cache_path(grammar: str) -> str | None:
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
         "cnndsl",
     )
-    key = hashlib.sha256(
-        f"{grammar}\0{lark.__version__}\0{sys.version_info[:2]}".encode()
-    ).hexdigest()[:20]
+    py = f"{sys.version_info[0]}{sys.version_info[1]}"
+    key = f"{zlib.crc32(grammar.encode()):08x}-{lark.__version__}-py{py}"
     try:
         os.makedirs(base, mode=0o700, exist_ok=True)
         info = os.stat(base)
