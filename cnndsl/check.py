@@ -105,7 +105,7 @@ class _Checker:
     # ------------------------------------------------------------ main loop
 
     def run(self) -> list[Node]:
-        self.collect_blocks()
+        _collect_blocks(self)
         with contextlib.suppress(_TooBig):  # the error is recorded; stop expanding
             self.seq(self.statements, None, {}, ())
         if None in self.statements:
@@ -160,7 +160,7 @@ class _Checker:
         if kw in STRUCTURES and (st.body is not None or kw not in REGISTRY):
             return STRUCTURES[kw](self, st, current, env, calls)
         if kw in self.blocks:
-            return self.call_block(st, current, calls)
+            return _call_block(self, st, current, calls)
         if st.body is not None:
             self.error(
                 f"'{kw}' takes no {{ ... }} block",
@@ -703,8 +703,6 @@ STRUCTURES = {
     "shortcut": _misplaced,
     "block": _misplaced,
 }
-_Checker.collect_blocks = _collect_blocks  # type: ignore[attr-defined]
-_Checker.call_block = _call_block  # type: ignore[attr-defined]
 
 
 def default_model_name(filename: str) -> str:
