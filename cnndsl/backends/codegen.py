@@ -17,7 +17,7 @@ import keyword
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -50,14 +50,6 @@ class Call:
     @staticmethod
     def of(fn: str, *args: Any, **kwargs: Any) -> Call:
         return Call(fn, args, tuple(kwargs.items()))
-
-
-@dataclass
-class Emitted:
-    """What a backend produces for one model, handed to the template."""
-
-    name: str
-    helpers: list[str] = field(default_factory=list)
 
 
 def py(value: Any) -> str:
@@ -245,15 +237,6 @@ def header(model: Model, target: str) -> list[str]:
         *shape_table(model),
     ]
     return [f"# {line}".rstrip() for line in lines]
-
-
-def codegen_error(
-    model: Model, node_name: str, message: str, hint: str | None = None
-) -> CnnDslError:
-    node = model.node(node_name)
-    return CnnDslError(
-        [Diagnostic(message, node.keyword and node.span, hint)], model.filename, None
-    )
 
 
 _ENV: jinja2.Environment | None = None
