@@ -32,6 +32,7 @@ from ..layers import (
     Separable,
     Upsample,
     ZeroPad,
+    auto_pads,
 )
 from .codegen import (
     Call,
@@ -153,8 +154,9 @@ def _conv(node: Node, ctx: _Ctx) -> list[Call]:
     r = len(layer.kernel)
     calls: list[Call] = []
     pads = layer.pads()
-    if layer.padding in ("valid", "same"):
-        padding = layer.padding
+    padding_mode = _keras_mode(node, ctx, layer.kernel, layer.stride, layer.dilation)
+    if padding_mode is not None:
+        padding = padding_mode
     else:  # full or explicit: no Keras conv pads this way, so pad first
         padding = "valid"
         if any(a or b for a, b in pads):
@@ -243,18 +245,37 @@ def _upsample(node: Node, ctx: _Ctx) -> list[Call]:
     return [Call.of("layers.UpSampling2D", layer.size, interpolation=layer.mode, name=node.name)]
 
 
+def _keras_mode(
+    node: Node,
+    ctx: _Ctx,
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+) -> str | None:
+    """'valid' or 'same' when the layer's resolved pads are exactly what Keras would pad
+    (an explicit `pad=1` on a 3x3 stride-1 conv is 'same'); None when Keras has no mode."""
+    pads = node.layer.pads()  # type: ignore[attr-defined]
+    if not any(a or b for a, b in pads):
+        return "valid"
+    sizes = ctx.input_shape(node)[:-1]
+    if pads == auto_pads("same", sizes, kernel, stride, dilation):
+        return "same"
+    return None
+
+
 def _pool(node: Node, ctx: _Ctx) -> list[Call]:
     layer = node.layer
     assert isinstance(layer, Pool) and layer.stride is not None
     r = len(layer.size)
     size = layer.size[0] if r == 1 else layer.size
     stride = layer.stride[0] if r == 1 else layer.stride
-    if layer.padding in ("valid", "same"):
+    mode = _keras_mode(node, ctx, layer.size, layer.stride, (1,) * r)
+    if mode is not None:
         cls = f"layers.{'Max' if layer.op == 'max' else 'Average'}Pooling{_dim(r)}"
         kw: dict[str, object] = {}
         if layer.stride != layer.size:
             kw["strides"] = stride
-        if layer.padding == "same":
+        if mode == "same":
             kw["padding"] = "same"
         return [Call.of(cls, size, **kw, name=node.name)]
     ctx.helpers["PaddedPooling"] = PADDED_POOLING

@@ -35,15 +35,19 @@ def build_model() -> keras.Model:
                 64, (11, 11), strides=(4, 4), activation="relu", name="conv_1"
             ),
             layers.MaxPooling2D((3, 3), strides=(2, 2), name="pool_1"),
-            layers.ZeroPadding2D(padding=((2, 2), (2, 2)), name="conv_2_pad"),
-            layers.Conv2D(192, (5, 5), activation="relu", name="conv_2"),
+            layers.Conv2D(
+                192, (5, 5), padding="same", activation="relu", name="conv_2"
+            ),
             layers.MaxPooling2D((3, 3), strides=(2, 2), name="pool_2"),
-            layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_3_pad"),
-            layers.Conv2D(384, (3, 3), activation="relu", name="conv_3"),
-            layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_4_pad"),
-            layers.Conv2D(256, (3, 3), activation="relu", name="conv_4"),
-            layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_5_pad"),
-            layers.Conv2D(256, (3, 3), activation="relu", name="conv_5"),
+            layers.Conv2D(
+                384, (3, 3), padding="same", activation="relu", name="conv_3"
+            ),
+            layers.Conv2D(
+                256, (3, 3), padding="same", activation="relu", name="conv_4"
+            ),
+            layers.Conv2D(
+                256, (3, 3), padding="same", activation="relu", name="conv_5"
+            ),
             layers.MaxPooling2D((3, 3), strides=(2, 2), name="pool_3"),
             layers.Flatten(name="flatten_1"),
             layers.Dropout(0.5, name="dropout_1"),

@@ -487,8 +487,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_2")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_3")(x)
     x = layers.Activation("relu", name="relu_3")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_3_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_3")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_3")(x)
     concat_1 = layers.Concatenate(name="concat_1")([pool_1, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_4")(
         concat_1
@@ -497,8 +496,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_4")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_5")(x)
     x = layers.Activation("relu", name="relu_5")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_5_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_5")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_5")(x)
     concat_2 = layers.Concatenate(name="concat_2")([concat_1, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_6")(
         concat_2
@@ -507,8 +505,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_6")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_7")(x)
     x = layers.Activation("relu", name="relu_7")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_7_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_7")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_7")(x)
     concat_3 = layers.Concatenate(name="concat_3")([concat_2, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_8")(
         concat_3
@@ -517,8 +514,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_8")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_9")(x)
     x = layers.Activation("relu", name="relu_9")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_9_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_9")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_9")(x)
     concat_4 = layers.Concatenate(name="concat_4")([concat_3, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_10")(
         concat_4
@@ -527,8 +523,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_10")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_11")(x)
     x = layers.Activation("relu", name="relu_11")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_11_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_11")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_11")(x)
     concat_5 = layers.Concatenate(name="concat_5")([concat_4, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_12")(
         concat_5
@@ -537,8 +532,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_12")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_13")(x)
     x = layers.Activation("relu", name="relu_13")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_13_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_13")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_13")(x)
     x = layers.Concatenate(name="concat_6")([concat_5, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_14")(x)
     x = layers.Activation("relu", name="relu_14")(x)
@@ -551,8 +545,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_15")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_16")(x)
     x = layers.Activation("relu", name="relu_16")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_16_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_16")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_16")(x)
     concat_7 = layers.Concatenate(name="concat_7")([pool_2, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_17")(
         concat_7
@@ -561,8 +554,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_17")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_18")(x)
     x = layers.Activation("relu", name="relu_18")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_18_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_18")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_18")(x)
     concat_8 = layers.Concatenate(name="concat_8")([concat_7, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_19")(
         concat_8
@@ -571,8 +563,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_19")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_20")(x)
     x = layers.Activation("relu", name="relu_20")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_20_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_20")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_20")(x)
     concat_9 = layers.Concatenate(name="concat_9")([concat_8, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_21")(
         concat_9
@@ -581,8 +572,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_21")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_22")(x)
     x = layers.Activation("relu", name="relu_22")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_22_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_22")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_22")(x)
     concat_10 = layers.Concatenate(name="concat_10")([concat_9, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_23")(
         concat_10
@@ -591,8 +581,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_23")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_24")(x)
     x = layers.Activation("relu", name="relu_24")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_24_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_24")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_24")(x)
     concat_11 = layers.Concatenate(name="concat_11")([concat_10, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_25")(
         concat_11
@@ -601,8 +590,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_25")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_26")(x)
     x = layers.Activation("relu", name="relu_26")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_26_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_26")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_26")(x)
     concat_12 = layers.Concatenate(name="concat_12")([concat_11, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_27")(
         concat_12
@@ -611,8 +599,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_27")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_28")(x)
     x = layers.Activation("relu", name="relu_28")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_28_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_28")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_28")(x)
     concat_13 = layers.Concatenate(name="concat_13")([concat_12, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_29")(
         concat_13
@@ -621,8 +608,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_29")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_30")(x)
     x = layers.Activation("relu", name="relu_30")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_30_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_30")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_30")(x)
     concat_14 = layers.Concatenate(name="concat_14")([concat_13, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_31")(
         concat_14
@@ -631,8 +617,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_31")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_32")(x)
     x = layers.Activation("relu", name="relu_32")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_32_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_32")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_32")(x)
     concat_15 = layers.Concatenate(name="concat_15")([concat_14, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_33")(
         concat_15
@@ -641,8 +626,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_33")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_34")(x)
     x = layers.Activation("relu", name="relu_34")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_34_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_34")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_34")(x)
     concat_16 = layers.Concatenate(name="concat_16")([concat_15, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_35")(
         concat_16
@@ -651,8 +635,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_35")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_36")(x)
     x = layers.Activation("relu", name="relu_36")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_36_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_36")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_36")(x)
     concat_17 = layers.Concatenate(name="concat_17")([concat_16, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_37")(
         concat_17
@@ -661,8 +644,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_37")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_38")(x)
     x = layers.Activation("relu", name="relu_38")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_38_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_38")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_38")(x)
     x = layers.Concatenate(name="concat_18")([concat_17, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_39")(x)
     x = layers.Activation("relu", name="relu_39")(x)
@@ -675,8 +657,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_40")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_41")(x)
     x = layers.Activation("relu", name="relu_41")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_41_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_41")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_41")(x)
     concat_19 = layers.Concatenate(name="concat_19")([pool_3, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_42")(
         concat_19
@@ -685,8 +666,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_42")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_43")(x)
     x = layers.Activation("relu", name="relu_43")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_43_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_43")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_43")(x)
     concat_20 = layers.Concatenate(name="concat_20")([concat_19, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_44")(
         concat_20
@@ -695,8 +675,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_44")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_45")(x)
     x = layers.Activation("relu", name="relu_45")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_45_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_45")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_45")(x)
     concat_21 = layers.Concatenate(name="concat_21")([concat_20, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_46")(
         concat_21
@@ -705,8 +684,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_46")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_47")(x)
     x = layers.Activation("relu", name="relu_47")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_47_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_47")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_47")(x)
     concat_22 = layers.Concatenate(name="concat_22")([concat_21, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_48")(
         concat_22
@@ -715,8 +693,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_48")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_49")(x)
     x = layers.Activation("relu", name="relu_49")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_49_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_49")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_49")(x)
     concat_23 = layers.Concatenate(name="concat_23")([concat_22, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_50")(
         concat_23
@@ -725,8 +702,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_50")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_51")(x)
     x = layers.Activation("relu", name="relu_51")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_51_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_51")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_51")(x)
     concat_24 = layers.Concatenate(name="concat_24")([concat_23, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_52")(
         concat_24
@@ -735,8 +711,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_52")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_53")(x)
     x = layers.Activation("relu", name="relu_53")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_53_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_53")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_53")(x)
     concat_25 = layers.Concatenate(name="concat_25")([concat_24, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_54")(
         concat_25
@@ -745,8 +720,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_54")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_55")(x)
     x = layers.Activation("relu", name="relu_55")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_55_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_55")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_55")(x)
     concat_26 = layers.Concatenate(name="concat_26")([concat_25, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_56")(
         concat_26
@@ -755,8 +729,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_56")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_57")(x)
     x = layers.Activation("relu", name="relu_57")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_57_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_57")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_57")(x)
     concat_27 = layers.Concatenate(name="concat_27")([concat_26, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_58")(
         concat_27
@@ -765,8 +738,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_58")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_59")(x)
     x = layers.Activation("relu", name="relu_59")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_59_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_59")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_59")(x)
     concat_28 = layers.Concatenate(name="concat_28")([concat_27, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_60")(
         concat_28
@@ -775,8 +747,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_60")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_61")(x)
     x = layers.Activation("relu", name="relu_61")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_61_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_61")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_61")(x)
     concat_29 = layers.Concatenate(name="concat_29")([concat_28, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_62")(
         concat_29
@@ -785,8 +756,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_62")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_63")(x)
     x = layers.Activation("relu", name="relu_63")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_63_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_63")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_63")(x)
     concat_30 = layers.Concatenate(name="concat_30")([concat_29, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_64")(
         concat_30
@@ -795,8 +765,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_64")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_65")(x)
     x = layers.Activation("relu", name="relu_65")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_65_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_65")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_65")(x)
     concat_31 = layers.Concatenate(name="concat_31")([concat_30, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_66")(
         concat_31
@@ -805,8 +774,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_66")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_67")(x)
     x = layers.Activation("relu", name="relu_67")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_67_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_67")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_67")(x)
     concat_32 = layers.Concatenate(name="concat_32")([concat_31, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_68")(
         concat_32
@@ -815,8 +783,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_68")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_69")(x)
     x = layers.Activation("relu", name="relu_69")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_69_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_69")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_69")(x)
     concat_33 = layers.Concatenate(name="concat_33")([concat_32, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_70")(
         concat_33
@@ -825,8 +792,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_70")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_71")(x)
     x = layers.Activation("relu", name="relu_71")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_71_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_71")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_71")(x)
     concat_34 = layers.Concatenate(name="concat_34")([concat_33, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_72")(
         concat_34
@@ -835,8 +801,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_72")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_73")(x)
     x = layers.Activation("relu", name="relu_73")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_73_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_73")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_73")(x)
     concat_35 = layers.Concatenate(name="concat_35")([concat_34, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_74")(
         concat_35
@@ -845,8 +810,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_74")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_75")(x)
     x = layers.Activation("relu", name="relu_75")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_75_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_75")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_75")(x)
     concat_36 = layers.Concatenate(name="concat_36")([concat_35, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_76")(
         concat_36
@@ -855,8 +819,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_76")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_77")(x)
     x = layers.Activation("relu", name="relu_77")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_77_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_77")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_77")(x)
     concat_37 = layers.Concatenate(name="concat_37")([concat_36, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_78")(
         concat_37
@@ -865,8 +828,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_78")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_79")(x)
     x = layers.Activation("relu", name="relu_79")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_79_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_79")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_79")(x)
     concat_38 = layers.Concatenate(name="concat_38")([concat_37, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_80")(
         concat_38
@@ -875,8 +837,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_80")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_81")(x)
     x = layers.Activation("relu", name="relu_81")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_81_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_81")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_81")(x)
     concat_39 = layers.Concatenate(name="concat_39")([concat_38, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_82")(
         concat_39
@@ -885,8 +846,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_82")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_83")(x)
     x = layers.Activation("relu", name="relu_83")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_83_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_83")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_83")(x)
     concat_40 = layers.Concatenate(name="concat_40")([concat_39, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_84")(
         concat_40
@@ -895,8 +855,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_84")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_85")(x)
     x = layers.Activation("relu", name="relu_85")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_85_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_85")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_85")(x)
     concat_41 = layers.Concatenate(name="concat_41")([concat_40, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_86")(
         concat_41
@@ -905,8 +864,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_86")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_87")(x)
     x = layers.Activation("relu", name="relu_87")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_87_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_87")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_87")(x)
     x = layers.Concatenate(name="concat_42")([concat_41, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_88")(x)
     x = layers.Activation("relu", name="relu_88")(x)
@@ -919,8 +877,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_89")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_90")(x)
     x = layers.Activation("relu", name="relu_90")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_90_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_90")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_90")(x)
     concat_43 = layers.Concatenate(name="concat_43")([pool_4, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_91")(
         concat_43
@@ -929,8 +886,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_91")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_92")(x)
     x = layers.Activation("relu", name="relu_92")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_92_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_92")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_92")(x)
     concat_44 = layers.Concatenate(name="concat_44")([concat_43, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_93")(
         concat_44
@@ -939,8 +895,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_93")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_94")(x)
     x = layers.Activation("relu", name="relu_94")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_94_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_94")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_94")(x)
     concat_45 = layers.Concatenate(name="concat_45")([concat_44, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_95")(
         concat_45
@@ -949,8 +904,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_95")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_96")(x)
     x = layers.Activation("relu", name="relu_96")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_96_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_96")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_96")(x)
     concat_46 = layers.Concatenate(name="concat_46")([concat_45, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_97")(
         concat_46
@@ -959,8 +913,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_97")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_98")(x)
     x = layers.Activation("relu", name="relu_98")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_98_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_98")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_98")(x)
     concat_47 = layers.Concatenate(name="concat_47")([concat_46, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_99")(
         concat_47
@@ -969,8 +922,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_99")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_100")(x)
     x = layers.Activation("relu", name="relu_100")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_100_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_100")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_100")(x)
     concat_48 = layers.Concatenate(name="concat_48")([concat_47, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_101")(
         concat_48
@@ -979,8 +931,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_101")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_102")(x)
     x = layers.Activation("relu", name="relu_102")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_102_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_102")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_102")(x)
     concat_49 = layers.Concatenate(name="concat_49")([concat_48, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_103")(
         concat_49
@@ -989,8 +940,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_103")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_104")(x)
     x = layers.Activation("relu", name="relu_104")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_104_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_104")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_104")(x)
     concat_50 = layers.Concatenate(name="concat_50")([concat_49, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_105")(
         concat_50
@@ -999,8 +949,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_105")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_106")(x)
     x = layers.Activation("relu", name="relu_106")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_106_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_106")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_106")(x)
     concat_51 = layers.Concatenate(name="concat_51")([concat_50, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_107")(
         concat_51
@@ -1009,8 +958,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_107")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_108")(x)
     x = layers.Activation("relu", name="relu_108")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_108_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_108")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_108")(x)
     concat_52 = layers.Concatenate(name="concat_52")([concat_51, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_109")(
         concat_52
@@ -1019,8 +967,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_109")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_110")(x)
     x = layers.Activation("relu", name="relu_110")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_110_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_110")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_110")(x)
     concat_53 = layers.Concatenate(name="concat_53")([concat_52, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_111")(
         concat_53
@@ -1029,8 +976,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_111")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_112")(x)
     x = layers.Activation("relu", name="relu_112")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_112_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_112")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_112")(x)
     concat_54 = layers.Concatenate(name="concat_54")([concat_53, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_113")(
         concat_54
@@ -1039,8 +985,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_113")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_114")(x)
     x = layers.Activation("relu", name="relu_114")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_114_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_114")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_114")(x)
     concat_55 = layers.Concatenate(name="concat_55")([concat_54, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_115")(
         concat_55
@@ -1049,8 +994,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_115")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_116")(x)
     x = layers.Activation("relu", name="relu_116")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_116_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_116")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_116")(x)
     concat_56 = layers.Concatenate(name="concat_56")([concat_55, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_117")(
         concat_56
@@ -1059,8 +1003,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_117")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_118")(x)
     x = layers.Activation("relu", name="relu_118")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_118_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_118")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_118")(x)
     concat_57 = layers.Concatenate(name="concat_57")([concat_56, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_119")(
         concat_57
@@ -1069,8 +1012,7 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_119")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_120")(x)
     x = layers.Activation("relu", name="relu_120")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_120_pad")(x)
-    x = layers.Conv2D(32, (3, 3), use_bias=False, name="conv_120")(x)
+    x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_120")(x)
     x = layers.Concatenate(name="concat_58")([concat_57, x])
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_121")(x)
     x = layers.Activation("relu", name="relu_121")(x)

@@ -207,41 +207,6 @@ import keras
 from keras import layers
 
 
-class PaddedPooling(layers.Layer):
-    """Pooling over explicit padding: max pads with -inf, avg counts real elements only."""
-
-    def __init__(self, op, pool_size, strides, padding, **kwargs):
-        super().__init__(**kwargs)
-        self.op = op
-        self.pool_size = tuple(pool_size)
-        self.strides = tuple(strides)
-        self.padding = tuple(tuple(p) for p in padding)
-
-    def call(self, x):
-        pads = [(0, 0), *self.padding, (0, 0)]
-        if self.op == "max":
-            x = keras.ops.pad(x, pads, constant_values=float("-inf"))
-            return keras.ops.max_pool(x, self.pool_size, self.strides, padding="valid")
-        total = keras.ops.pad(x, pads)
-        count = keras.ops.pad(keras.ops.ones_like(x[..., :1]), pads)
-        total = keras.ops.average_pool(
-            total, self.pool_size, self.strides, padding="valid"
-        )
-        count = keras.ops.average_pool(
-            count, self.pool_size, self.strides, padding="valid"
-        )
-        return total / count
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "op": self.op,
-            "pool_size": self.pool_size,
-            "strides": self.strides,
-            "padding": self.padding,
-        }
-
-
 def build_model() -> keras.Model:
     """Input (batch, 224x224x3) channels last -> output (batch, 1000)."""
     inputs = keras.Input(shape=(224, 224, 3), name="input")
@@ -250,7 +215,7 @@ def build_model() -> keras.Model:
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_1")(x)
     x = layers.Activation("relu", name="relu_1")(x)
     x = layers.MaxPooling2D((3, 3), strides=(2, 2), padding="same", name="pool_1")(x)
-    x = layers.Conv2D(64, (1, 1), padding="same", use_bias=False, name="conv_2")(x)
+    x = layers.Conv2D(64, (1, 1), use_bias=False, name="conv_2")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_2")(x)
     x = layers.Activation("relu", name="relu_2")(x)
     x = layers.Conv2D(192, (3, 3), padding="same", use_bias=False, name="conv_3")(x)
@@ -259,235 +224,205 @@ def build_model() -> keras.Model:
     pool_2 = layers.MaxPooling2D((3, 3), strides=(2, 2), padding="same", name="pool_2")(
         x
     )
-    x = layers.Conv2D(64, (1, 1), padding="same", use_bias=False, name="conv_4")(pool_2)
+    x = layers.Conv2D(64, (1, 1), use_bias=False, name="conv_4")(pool_2)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_4")(x)
     relu_4 = layers.Activation("relu", name="relu_4")(x)
-    x = layers.Conv2D(96, (1, 1), padding="same", use_bias=False, name="conv_5")(pool_2)
+    x = layers.Conv2D(96, (1, 1), use_bias=False, name="conv_5")(pool_2)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_5")(x)
     x = layers.Activation("relu", name="relu_5")(x)
     x = layers.Conv2D(128, (3, 3), padding="same", use_bias=False, name="conv_6")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_6")(x)
     relu_6 = layers.Activation("relu", name="relu_6")(x)
-    x = layers.Conv2D(16, (1, 1), padding="same", use_bias=False, name="conv_7")(pool_2)
+    x = layers.Conv2D(16, (1, 1), use_bias=False, name="conv_7")(pool_2)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_7")(x)
     x = layers.Activation("relu", name="relu_7")(x)
     x = layers.Conv2D(32, (3, 3), padding="same", use_bias=False, name="conv_8")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_8")(x)
     relu_8 = layers.Activation("relu", name="relu_8")(x)
-    x = PaddedPooling("max", (3, 3), (1, 1), ((1, 1), (1, 1)), name="pool_3")(pool_2)
-    x = layers.Conv2D(32, (1, 1), padding="same", use_bias=False, name="conv_9")(x)
+    x = layers.MaxPooling2D((3, 3), strides=(1, 1), padding="same", name="pool_3")(
+        pool_2
+    )
+    x = layers.Conv2D(32, (1, 1), use_bias=False, name="conv_9")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_9")(x)
     x = layers.Activation("relu", name="relu_9")(x)
     concat_1 = layers.Concatenate(name="concat_1")([relu_4, relu_6, relu_8, x])
-    x = layers.Conv2D(128, (1, 1), padding="same", use_bias=False, name="conv_10")(
-        concat_1
-    )
+    x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_10")(concat_1)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_10")(x)
     relu_10 = layers.Activation("relu", name="relu_10")(x)
-    x = layers.Conv2D(128, (1, 1), padding="same", use_bias=False, name="conv_11")(
-        concat_1
-    )
+    x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_11")(concat_1)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_11")(x)
     x = layers.Activation("relu", name="relu_11")(x)
     x = layers.Conv2D(192, (3, 3), padding="same", use_bias=False, name="conv_12")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_12")(x)
     relu_12 = layers.Activation("relu", name="relu_12")(x)
-    x = layers.Conv2D(32, (1, 1), padding="same", use_bias=False, name="conv_13")(
-        concat_1
-    )
+    x = layers.Conv2D(32, (1, 1), use_bias=False, name="conv_13")(concat_1)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_13")(x)
     x = layers.Activation("relu", name="relu_13")(x)
     x = layers.Conv2D(96, (3, 3), padding="same", use_bias=False, name="conv_14")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_14")(x)
     relu_14 = layers.Activation("relu", name="relu_14")(x)
-    x = PaddedPooling("max", (3, 3), (1, 1), ((1, 1), (1, 1)), name="pool_4")(concat_1)
-    x = layers.Conv2D(64, (1, 1), padding="same", use_bias=False, name="conv_15")(x)
+    x = layers.MaxPooling2D((3, 3), strides=(1, 1), padding="same", name="pool_4")(
+        concat_1
+    )
+    x = layers.Conv2D(64, (1, 1), use_bias=False, name="conv_15")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_15")(x)
     x = layers.Activation("relu", name="relu_15")(x)
     x = layers.Concatenate(name="concat_2")([relu_10, relu_12, relu_14, x])
     pool_5 = layers.MaxPooling2D((3, 3), strides=(2, 2), padding="same", name="pool_5")(
         x
     )
-    x = layers.Conv2D(192, (1, 1), padding="same", use_bias=False, name="conv_16")(
-        pool_5
-    )
+    x = layers.Conv2D(192, (1, 1), use_bias=False, name="conv_16")(pool_5)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_16")(x)
     relu_16 = layers.Activation("relu", name="relu_16")(x)
-    x = layers.Conv2D(96, (1, 1), padding="same", use_bias=False, name="conv_17")(
-        pool_5
-    )
+    x = layers.Conv2D(96, (1, 1), use_bias=False, name="conv_17")(pool_5)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_17")(x)
     x = layers.Activation("relu", name="relu_17")(x)
     x = layers.Conv2D(208, (3, 3), padding="same", use_bias=False, name="conv_18")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_18")(x)
     relu_18 = layers.Activation("relu", name="relu_18")(x)
-    x = layers.Conv2D(16, (1, 1), padding="same", use_bias=False, name="conv_19")(
-        pool_5
-    )
+    x = layers.Conv2D(16, (1, 1), use_bias=False, name="conv_19")(pool_5)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_19")(x)
     x = layers.Activation("relu", name="relu_19")(x)
     x = layers.Conv2D(48, (3, 3), padding="same", use_bias=False, name="conv_20")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_20")(x)
     relu_20 = layers.Activation("relu", name="relu_20")(x)
-    x = PaddedPooling("max", (3, 3), (1, 1), ((1, 1), (1, 1)), name="pool_6")(pool_5)
-    x = layers.Conv2D(64, (1, 1), padding="same", use_bias=False, name="conv_21")(x)
+    x = layers.MaxPooling2D((3, 3), strides=(1, 1), padding="same", name="pool_6")(
+        pool_5
+    )
+    x = layers.Conv2D(64, (1, 1), use_bias=False, name="conv_21")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_21")(x)
     x = layers.Activation("relu", name="relu_21")(x)
     concat_3 = layers.Concatenate(name="concat_3")([relu_16, relu_18, relu_20, x])
-    x = layers.Conv2D(160, (1, 1), padding="same", use_bias=False, name="conv_22")(
-        concat_3
-    )
+    x = layers.Conv2D(160, (1, 1), use_bias=False, name="conv_22")(concat_3)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_22")(x)
     relu_22 = layers.Activation("relu", name="relu_22")(x)
-    x = layers.Conv2D(112, (1, 1), padding="same", use_bias=False, name="conv_23")(
-        concat_3
-    )
+    x = layers.Conv2D(112, (1, 1), use_bias=False, name="conv_23")(concat_3)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_23")(x)
     x = layers.Activation("relu", name="relu_23")(x)
     x = layers.Conv2D(224, (3, 3), padding="same", use_bias=False, name="conv_24")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_24")(x)
     relu_24 = layers.Activation("relu", name="relu_24")(x)
-    x = layers.Conv2D(24, (1, 1), padding="same", use_bias=False, name="conv_25")(
-        concat_3
-    )
+    x = layers.Conv2D(24, (1, 1), use_bias=False, name="conv_25")(concat_3)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_25")(x)
     x = layers.Activation("relu", name="relu_25")(x)
     x = layers.Conv2D(64, (3, 3), padding="same", use_bias=False, name="conv_26")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_26")(x)
     relu_26 = layers.Activation("relu", name="relu_26")(x)
-    x = PaddedPooling("max", (3, 3), (1, 1), ((1, 1), (1, 1)), name="pool_7")(concat_3)
-    x = layers.Conv2D(64, (1, 1), padding="same", use_bias=False, name="conv_27")(x)
+    x = layers.MaxPooling2D((3, 3), strides=(1, 1), padding="same", name="pool_7")(
+        concat_3
+    )
+    x = layers.Conv2D(64, (1, 1), use_bias=False, name="conv_27")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_27")(x)
     x = layers.Activation("relu", name="relu_27")(x)
     concat_4 = layers.Concatenate(name="concat_4")([relu_22, relu_24, relu_26, x])
-    x = layers.Conv2D(128, (1, 1), padding="same", use_bias=False, name="conv_28")(
-        concat_4
-    )
+    x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_28")(concat_4)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_28")(x)
     relu_28 = layers.Activation("relu", name="relu_28")(x)
-    x = layers.Conv2D(128, (1, 1), padding="same", use_bias=False, name="conv_29")(
-        concat_4
-    )
+    x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_29")(concat_4)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_29")(x)
     x = layers.Activation("relu", name="relu_29")(x)
     x = layers.Conv2D(256, (3, 3), padding="same", use_bias=False, name="conv_30")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_30")(x)
     relu_30 = layers.Activation("relu", name="relu_30")(x)
-    x = layers.Conv2D(24, (1, 1), padding="same", use_bias=False, name="conv_31")(
-        concat_4
-    )
+    x = layers.Conv2D(24, (1, 1), use_bias=False, name="conv_31")(concat_4)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_31")(x)
     x = layers.Activation("relu", name="relu_31")(x)
     x = layers.Conv2D(64, (3, 3), padding="same", use_bias=False, name="conv_32")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_32")(x)
     relu_32 = layers.Activation("relu", name="relu_32")(x)
-    x = PaddedPooling("max", (3, 3), (1, 1), ((1, 1), (1, 1)), name="pool_8")(concat_4)
-    x = layers.Conv2D(64, (1, 1), padding="same", use_bias=False, name="conv_33")(x)
+    x = layers.MaxPooling2D((3, 3), strides=(1, 1), padding="same", name="pool_8")(
+        concat_4
+    )
+    x = layers.Conv2D(64, (1, 1), use_bias=False, name="conv_33")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_33")(x)
     x = layers.Activation("relu", name="relu_33")(x)
     concat_5 = layers.Concatenate(name="concat_5")([relu_28, relu_30, relu_32, x])
-    x = layers.Conv2D(112, (1, 1), padding="same", use_bias=False, name="conv_34")(
-        concat_5
-    )
+    x = layers.Conv2D(112, (1, 1), use_bias=False, name="conv_34")(concat_5)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_34")(x)
     relu_34 = layers.Activation("relu", name="relu_34")(x)
-    x = layers.Conv2D(144, (1, 1), padding="same", use_bias=False, name="conv_35")(
-        concat_5
-    )
+    x = layers.Conv2D(144, (1, 1), use_bias=False, name="conv_35")(concat_5)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_35")(x)
     x = layers.Activation("relu", name="relu_35")(x)
     x = layers.Conv2D(288, (3, 3), padding="same", use_bias=False, name="conv_36")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_36")(x)
     relu_36 = layers.Activation("relu", name="relu_36")(x)
-    x = layers.Conv2D(32, (1, 1), padding="same", use_bias=False, name="conv_37")(
-        concat_5
-    )
+    x = layers.Conv2D(32, (1, 1), use_bias=False, name="conv_37")(concat_5)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_37")(x)
     x = layers.Activation("relu", name="relu_37")(x)
     x = layers.Conv2D(64, (3, 3), padding="same", use_bias=False, name="conv_38")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_38")(x)
     relu_38 = layers.Activation("relu", name="relu_38")(x)
-    x = PaddedPooling("max", (3, 3), (1, 1), ((1, 1), (1, 1)), name="pool_9")(concat_5)
-    x = layers.Conv2D(64, (1, 1), padding="same", use_bias=False, name="conv_39")(x)
+    x = layers.MaxPooling2D((3, 3), strides=(1, 1), padding="same", name="pool_9")(
+        concat_5
+    )
+    x = layers.Conv2D(64, (1, 1), use_bias=False, name="conv_39")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_39")(x)
     x = layers.Activation("relu", name="relu_39")(x)
     concat_6 = layers.Concatenate(name="concat_6")([relu_34, relu_36, relu_38, x])
-    x = layers.Conv2D(256, (1, 1), padding="same", use_bias=False, name="conv_40")(
-        concat_6
-    )
+    x = layers.Conv2D(256, (1, 1), use_bias=False, name="conv_40")(concat_6)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_40")(x)
     relu_40 = layers.Activation("relu", name="relu_40")(x)
-    x = layers.Conv2D(160, (1, 1), padding="same", use_bias=False, name="conv_41")(
-        concat_6
-    )
+    x = layers.Conv2D(160, (1, 1), use_bias=False, name="conv_41")(concat_6)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_41")(x)
     x = layers.Activation("relu", name="relu_41")(x)
     x = layers.Conv2D(320, (3, 3), padding="same", use_bias=False, name="conv_42")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_42")(x)
     relu_42 = layers.Activation("relu", name="relu_42")(x)
-    x = layers.Conv2D(32, (1, 1), padding="same", use_bias=False, name="conv_43")(
-        concat_6
-    )
+    x = layers.Conv2D(32, (1, 1), use_bias=False, name="conv_43")(concat_6)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_43")(x)
     x = layers.Activation("relu", name="relu_43")(x)
     x = layers.Conv2D(128, (3, 3), padding="same", use_bias=False, name="conv_44")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_44")(x)
     relu_44 = layers.Activation("relu", name="relu_44")(x)
-    x = PaddedPooling("max", (3, 3), (1, 1), ((1, 1), (1, 1)), name="pool_10")(concat_6)
-    x = layers.Conv2D(128, (1, 1), padding="same", use_bias=False, name="conv_45")(x)
+    x = layers.MaxPooling2D((3, 3), strides=(1, 1), padding="same", name="pool_10")(
+        concat_6
+    )
+    x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_45")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_45")(x)
     x = layers.Activation("relu", name="relu_45")(x)
     x = layers.Concatenate(name="concat_7")([relu_40, relu_42, relu_44, x])
-    pool_11 = layers.MaxPooling2D((2, 2), padding="same", name="pool_11")(x)
-    x = layers.Conv2D(256, (1, 1), padding="same", use_bias=False, name="conv_46")(
-        pool_11
-    )
+    pool_11 = layers.MaxPooling2D((2, 2), name="pool_11")(x)
+    x = layers.Conv2D(256, (1, 1), use_bias=False, name="conv_46")(pool_11)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_46")(x)
     relu_46 = layers.Activation("relu", name="relu_46")(x)
-    x = layers.Conv2D(160, (1, 1), padding="same", use_bias=False, name="conv_47")(
-        pool_11
-    )
+    x = layers.Conv2D(160, (1, 1), use_bias=False, name="conv_47")(pool_11)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_47")(x)
     x = layers.Activation("relu", name="relu_47")(x)
     x = layers.Conv2D(320, (3, 3), padding="same", use_bias=False, name="conv_48")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_48")(x)
     relu_48 = layers.Activation("relu", name="relu_48")(x)
-    x = layers.Conv2D(32, (1, 1), padding="same", use_bias=False, name="conv_49")(
-        pool_11
-    )
+    x = layers.Conv2D(32, (1, 1), use_bias=False, name="conv_49")(pool_11)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_49")(x)
     x = layers.Activation("relu", name="relu_49")(x)
     x = layers.Conv2D(128, (3, 3), padding="same", use_bias=False, name="conv_50")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_50")(x)
     relu_50 = layers.Activation("relu", name="relu_50")(x)
-    x = PaddedPooling("max", (3, 3), (1, 1), ((1, 1), (1, 1)), name="pool_12")(pool_11)
-    x = layers.Conv2D(128, (1, 1), padding="same", use_bias=False, name="conv_51")(x)
+    x = layers.MaxPooling2D((3, 3), strides=(1, 1), padding="same", name="pool_12")(
+        pool_11
+    )
+    x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_51")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_51")(x)
     x = layers.Activation("relu", name="relu_51")(x)
     concat_8 = layers.Concatenate(name="concat_8")([relu_46, relu_48, relu_50, x])
-    x = layers.Conv2D(384, (1, 1), padding="same", use_bias=False, name="conv_52")(
-        concat_8
-    )
+    x = layers.Conv2D(384, (1, 1), use_bias=False, name="conv_52")(concat_8)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_52")(x)
     relu_52 = layers.Activation("relu", name="relu_52")(x)
-    x = layers.Conv2D(192, (1, 1), padding="same", use_bias=False, name="conv_53")(
-        concat_8
-    )
+    x = layers.Conv2D(192, (1, 1), use_bias=False, name="conv_53")(concat_8)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_53")(x)
     x = layers.Activation("relu", name="relu_53")(x)
     x = layers.Conv2D(384, (3, 3), padding="same", use_bias=False, name="conv_54")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_54")(x)
     relu_54 = layers.Activation("relu", name="relu_54")(x)
-    x = layers.Conv2D(48, (1, 1), padding="same", use_bias=False, name="conv_55")(
-        concat_8
-    )
+    x = layers.Conv2D(48, (1, 1), use_bias=False, name="conv_55")(concat_8)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_55")(x)
     x = layers.Activation("relu", name="relu_55")(x)
     x = layers.Conv2D(128, (3, 3), padding="same", use_bias=False, name="conv_56")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_56")(x)
     relu_56 = layers.Activation("relu", name="relu_56")(x)
-    x = PaddedPooling("max", (3, 3), (1, 1), ((1, 1), (1, 1)), name="pool_13")(concat_8)
-    x = layers.Conv2D(128, (1, 1), padding="same", use_bias=False, name="conv_57")(x)
+    x = layers.MaxPooling2D((3, 3), strides=(1, 1), padding="same", name="pool_13")(
+        concat_8
+    )
+    x = layers.Conv2D(128, (1, 1), use_bias=False, name="conv_57")(x)
     x = layers.BatchNormalization(epsilon=0.001, momentum=0.9, name="batchnorm_57")(x)
     x = layers.Activation("relu", name="relu_57")(x)
     x = layers.Concatenate(name="concat_9")([relu_52, relu_54, relu_56, x])

@@ -170,8 +170,9 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(32, (3, 3), strides=(2, 2), use_bias=False, name="conv_1")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_1")(x)
     x = layers.Activation("relu6", name="relu6_1")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="depthwise_1_pad")(x)
-    x = layers.DepthwiseConv2D((3, 3), use_bias=False, name="depthwise_1")(x)
+    x = layers.DepthwiseConv2D(
+        (3, 3), padding="same", use_bias=False, name="depthwise_1"
+    )(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_2")(x)
     x = layers.Activation("relu6", name="relu6_2")(x)
     x = layers.Conv2D(16, (1, 1), use_bias=False, name="conv_2")(x)
@@ -192,8 +193,9 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(144, (1, 1), use_bias=False, name="conv_5")(batchnorm_6)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_7")(x)
     x = layers.Activation("relu6", name="relu6_5")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="depthwise_3_pad")(x)
-    x = layers.DepthwiseConv2D((3, 3), use_bias=False, name="depthwise_3")(x)
+    x = layers.DepthwiseConv2D(
+        (3, 3), padding="same", use_bias=False, name="depthwise_3"
+    )(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_8")(x)
     x = layers.Activation("relu6", name="relu6_6")(x)
     x = layers.Conv2D(24, (1, 1), use_bias=False, name="conv_6")(x)
@@ -215,8 +217,9 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(192, (1, 1), use_bias=False, name="conv_9")(batchnorm_12)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_13")(x)
     x = layers.Activation("relu6", name="relu6_9")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="depthwise_5_pad")(x)
-    x = layers.DepthwiseConv2D((3, 3), use_bias=False, name="depthwise_5")(x)
+    x = layers.DepthwiseConv2D(
+        (3, 3), padding="same", use_bias=False, name="depthwise_5"
+    )(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_14")(x)
     x = layers.Activation("relu6", name="relu6_10")(x)
     x = layers.Conv2D(32, (1, 1), use_bias=False, name="conv_10")(x)
@@ -225,8 +228,9 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(192, (1, 1), use_bias=False, name="conv_11")(add_2)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_16")(x)
     x = layers.Activation("relu6", name="relu6_11")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="depthwise_6_pad")(x)
-    x = layers.DepthwiseConv2D((3, 3), use_bias=False, name="depthwise_6")(x)
+    x = layers.DepthwiseConv2D(
+        (3, 3), padding="same", use_bias=False, name="depthwise_6"
+    )(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_17")(x)
     x = layers.Activation("relu6", name="relu6_12")(x)
     x = layers.Conv2D(32, (1, 1), use_bias=False, name="conv_12")(x)
@@ -248,8 +252,9 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(384, (1, 1), use_bias=False, name="conv_15")(batchnorm_21)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_22")(x)
     x = layers.Activation("relu6", name="relu6_15")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="depthwise_8_pad")(x)
-    x = layers.DepthwiseConv2D((3, 3), use_bias=False, name="depthwise_8")(x)
+    x = layers.DepthwiseConv2D(
+        (3, 3), padding="same", use_bias=False, name="depthwise_8"
+    )(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_23")(x)
     x = layers.Activation("relu6", name="relu6_16")(x)
     x = layers.Conv2D(64, (1, 1), use_bias=False, name="conv_16")(x)
@@ -258,8 +263,9 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(384, (1, 1), use_bias=False, name="conv_17")(add_4)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_25")(x)
     x = layers.Activation("relu6", name="relu6_17")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="depthwise_9_pad")(x)
-    x = layers.DepthwiseConv2D((3, 3), use_bias=False, name="depthwise_9")(x)
+    x = layers.DepthwiseConv2D(
+        (3, 3), padding="same", use_bias=False, name="depthwise_9"
+    )(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_26")(x)
     x = layers.Activation("relu6", name="relu6_18")(x)
     x = layers.Conv2D(64, (1, 1), use_bias=False, name="conv_18")(x)
@@ -268,8 +274,9 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(384, (1, 1), use_bias=False, name="conv_19")(add_5)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_28")(x)
     x = layers.Activation("relu6", name="relu6_19")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="depthwise_10_pad")(x)
-    x = layers.DepthwiseConv2D((3, 3), use_bias=False, name="depthwise_10")(x)
+    x = layers.DepthwiseConv2D(
+        (3, 3), padding="same", use_bias=False, name="depthwise_10"
+    )(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_29")(x)
     x = layers.Activation("relu6", name="relu6_20")(x)
     x = layers.Conv2D(64, (1, 1), use_bias=False, name="conv_20")(x)
@@ -278,8 +285,9 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(384, (1, 1), use_bias=False, name="conv_21")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_31")(x)
     x = layers.Activation("relu6", name="relu6_21")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="depthwise_11_pad")(x)
-    x = layers.DepthwiseConv2D((3, 3), use_bias=False, name="depthwise_11")(x)
+    x = layers.DepthwiseConv2D(
+        (3, 3), padding="same", use_bias=False, name="depthwise_11"
+    )(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_32")(x)
     x = layers.Activation("relu6", name="relu6_22")(x)
     x = layers.Conv2D(96, (1, 1), use_bias=False, name="conv_22")(x)
@@ -289,8 +297,9 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(576, (1, 1), use_bias=False, name="conv_23")(batchnorm_33)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_34")(x)
     x = layers.Activation("relu6", name="relu6_23")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="depthwise_12_pad")(x)
-    x = layers.DepthwiseConv2D((3, 3), use_bias=False, name="depthwise_12")(x)
+    x = layers.DepthwiseConv2D(
+        (3, 3), padding="same", use_bias=False, name="depthwise_12"
+    )(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_35")(x)
     x = layers.Activation("relu6", name="relu6_24")(x)
     x = layers.Conv2D(96, (1, 1), use_bias=False, name="conv_24")(x)
@@ -299,8 +308,9 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(576, (1, 1), use_bias=False, name="conv_25")(add_7)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_37")(x)
     x = layers.Activation("relu6", name="relu6_25")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="depthwise_13_pad")(x)
-    x = layers.DepthwiseConv2D((3, 3), use_bias=False, name="depthwise_13")(x)
+    x = layers.DepthwiseConv2D(
+        (3, 3), padding="same", use_bias=False, name="depthwise_13"
+    )(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_38")(x)
     x = layers.Activation("relu6", name="relu6_26")(x)
     x = layers.Conv2D(96, (1, 1), use_bias=False, name="conv_26")(x)
@@ -322,8 +332,9 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(960, (1, 1), use_bias=False, name="conv_29")(batchnorm_42)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_43")(x)
     x = layers.Activation("relu6", name="relu6_29")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="depthwise_15_pad")(x)
-    x = layers.DepthwiseConv2D((3, 3), use_bias=False, name="depthwise_15")(x)
+    x = layers.DepthwiseConv2D(
+        (3, 3), padding="same", use_bias=False, name="depthwise_15"
+    )(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_44")(x)
     x = layers.Activation("relu6", name="relu6_30")(x)
     x = layers.Conv2D(160, (1, 1), use_bias=False, name="conv_30")(x)
@@ -332,8 +343,9 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(960, (1, 1), use_bias=False, name="conv_31")(add_9)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_46")(x)
     x = layers.Activation("relu6", name="relu6_31")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="depthwise_16_pad")(x)
-    x = layers.DepthwiseConv2D((3, 3), use_bias=False, name="depthwise_16")(x)
+    x = layers.DepthwiseConv2D(
+        (3, 3), padding="same", use_bias=False, name="depthwise_16"
+    )(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_47")(x)
     x = layers.Activation("relu6", name="relu6_32")(x)
     x = layers.Conv2D(160, (1, 1), use_bias=False, name="conv_32")(x)
@@ -342,8 +354,9 @@ def build_model() -> keras.Model:
     x = layers.Conv2D(960, (1, 1), use_bias=False, name="conv_33")(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_49")(x)
     x = layers.Activation("relu6", name="relu6_33")(x)
-    x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="depthwise_17_pad")(x)
-    x = layers.DepthwiseConv2D((3, 3), use_bias=False, name="depthwise_17")(x)
+    x = layers.DepthwiseConv2D(
+        (3, 3), padding="same", use_bias=False, name="depthwise_17"
+    )(x)
     x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_50")(x)
     x = layers.Activation("relu6", name="relu6_34")(x)
     x = layers.Conv2D(320, (1, 1), use_bias=False, name="conv_34")(x)

@@ -39,19 +39,22 @@ def build_model() -> keras.Model:
             layers.Conv2D(96, (1, 1), activation="relu", name="conv_2"),
             layers.Conv2D(96, (1, 1), activation="relu", name="conv_3"),
             layers.MaxPooling2D((3, 3), strides=(2, 2), name="pool_1"),
-            layers.ZeroPadding2D(padding=((2, 2), (2, 2)), name="conv_4_pad"),
-            layers.Conv2D(256, (5, 5), activation="relu", name="conv_4"),
+            layers.Conv2D(
+                256, (5, 5), padding="same", activation="relu", name="conv_4"
+            ),
             layers.Conv2D(256, (1, 1), activation="relu", name="conv_5"),
             layers.Conv2D(256, (1, 1), activation="relu", name="conv_6"),
             layers.MaxPooling2D((3, 3), strides=(2, 2), name="pool_2"),
-            layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_7_pad"),
-            layers.Conv2D(384, (3, 3), activation="relu", name="conv_7"),
+            layers.Conv2D(
+                384, (3, 3), padding="same", activation="relu", name="conv_7"
+            ),
             layers.Conv2D(384, (1, 1), activation="relu", name="conv_8"),
             layers.Conv2D(384, (1, 1), activation="relu", name="conv_9"),
             layers.MaxPooling2D((3, 3), strides=(2, 2), name="pool_3"),
             layers.Dropout(0.5, name="dropout_1"),
-            layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_10_pad"),
-            layers.Conv2D(10, (3, 3), activation="relu", name="conv_10"),
+            layers.Conv2D(
+                10, (3, 3), padding="same", activation="relu", name="conv_10"
+            ),
             layers.Conv2D(10, (1, 1), activation="relu", name="conv_11"),
             layers.Conv2D(10, (1, 1), activation="relu", name="conv_12"),
             layers.GlobalAveragePooling2D(name="globalpool_1"),
