@@ -514,7 +514,7 @@ def _collect_blocks(self: _Checker) -> None:
             continue
         params: list[tuple[str, Value | None]] = []
         ok = True
-        for item in header[1].value if len(header) == 2 else ():  # type: ignore[union-attr]
+        for item in header[1].value if len(header) == 2 else ():
             if isinstance(item, Option):
                 params.append((item.key, item.value))
             elif item.kind == "name":
@@ -601,7 +601,7 @@ def _repeat(
     if st.body is None or len(st.args) != 1 or st.options or st.args[0].kind != "int":
         self.error("write `repeat N { ... }` with a whole number N", st.keyword_span)
         return None
-    n = int(st.args[0].value)  # type: ignore[call-overload]
+    n = int(st.args[0].value)
     if not 0 <= n <= MAX_REPEAT:
         self.error(f"repeat count must be between 0 and {MAX_REPEAT:,}, found {n}", st.args[0].span)
         return None

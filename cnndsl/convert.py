@@ -75,10 +75,10 @@ def torch_feature_order(model: Model) -> dict[str, np.ndarray | None]:
         ):
             perm[node.name] = src  # element-wise on features: the order carries through
             if isinstance(layer, Add):
-                orders = [perm.get(i) for i in node.inputs]
+                orders: list[np.ndarray | None] = [perm.get(i) for i in node.inputs]
                 if (any(o is None for o in orders) and any(o is not None for o in orders)) or (
                     orders[0] is not None
-                    and any(not np.array_equal(o, orders[0]) for o in orders[1:])
+                    and any(not np.array_equal(o, orders[0]) for o in orders[1:])  # type: ignore[arg-type]
                 ):
                     raise ValueError(
                         f"{node.name}: features in different orders cannot be "

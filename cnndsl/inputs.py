@@ -87,8 +87,9 @@ def _from_image(path: str, model: Model) -> tuple[np.ndarray, list[str]]:
     h, w, c = shape
     notes: list[str] = []
     try:
-        with Image.open(path) as img:
-            img.load()
+        with Image.open(path) as opened:
+            opened.load()
+            img: Image.Image = opened
             if img.mode != _MODES[c]:
                 notes.append(f"converted {img.mode} to {_MODES[c]} ({c} channel{'s' * (c > 1)})")
                 img = img.convert(_MODES[c])

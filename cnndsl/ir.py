@@ -144,8 +144,16 @@ class Model:
 
     def summary(self) -> str:
         """A table like Keras' ``summary()``: layer, output shape, params, MACs."""
-        header = ("Layer", "Kind", "Output shape", "Params", "MACs", "Line", "Inputs")
-        rows = []
+        header: tuple[str, ...] = (
+            "Layer",
+            "Kind",
+            "Output shape",
+            "Params",
+            "MACs",
+            "Line",
+            "Inputs",
+        )
+        rows: list[tuple[str, ...]] = []
         for i, n in enumerate(self.nodes):
             # show where a layer reads from only where it is not simply the row above
             chained = n.inputs == ((self.nodes[i - 1].name,) if i else ())
@@ -161,7 +169,8 @@ class Model:
                 )
             )
         if all(not r[-1] for r in rows):  # a chain: no Inputs column at all
-            header, rows = header[:-1], [r[:-1] for r in rows]
+            header = header[:-1]
+            rows = [r[:-1] for r in rows]
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
         right = {3, 4, 5}
 

@@ -82,9 +82,9 @@ class IntT(OptType):
     def convert(self, v: Value) -> int:
         if v.kind != "int":
             raise self.fail(v)
-        if v.value < self.min:  # type: ignore[operator]
+        if v.value < self.min:
             raise OptionError(f"must be {self.what}, found {v.value}", None, v)
-        return v.value  # type: ignore[return-value]
+        return v.value
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ class FloatT(OptType):
     def convert(self, v: Value) -> float:
         if v.kind not in ("int", "float"):
             raise self.fail(v)
-        x = float(v.value)  # type: ignore[arg-type]
+        x = float(v.value)
         ok = (x > self.lo if self.lo_open else x >= self.lo) and (
             x < self.hi if self.hi_open else x <= self.hi
         )
@@ -126,9 +126,9 @@ class SizeT(OptType):
 
     def convert(self, v: Value) -> tuple[int, ...]:
         if v.kind == "int":
-            dims: tuple[int, ...] = (v.value,)  # type: ignore[assignment]
+            dims: tuple[int, ...] = (v.value,)
         elif v.kind == "dims":
-            dims = v.value  # type: ignore[assignment]
+            dims = v.value
         else:
             raise self.fail(v)
         if any(d < 1 for d in dims):
@@ -158,7 +158,7 @@ class ChoiceT(OptType):
         if v.kind != "name" or v.value not in self.choices:
             hint = did_you_mean(str(v.value), self.choices) if v.kind == "name" else None
             raise OptionError(f"unknown {self.noun} '{v.text()}'; expected {self.what}", hint, v)
-        return v.value  # type: ignore[return-value]
+        return v.value
 
 
 class BoolT(OptType):
@@ -179,18 +179,18 @@ class PadT(OptType):
 
     def convert(self, v: Value) -> tuple[int, ...]:
         if v.kind == "int":
-            out: tuple[int, ...] = (v.value,)  # type: ignore[assignment]
+            out: tuple[int, ...] = (v.value,)
         elif v.kind == "dims":
-            h, *rest = v.value  # type: ignore[misc]
+            h, *rest = v.value
             if len(rest) != 1:
                 raise OptionError(f"padding {v.text()} has too many sizes", None, v)
             out = (h, h, rest[0], rest[0])  # 1x2 means 1 top and bottom, 2 left and right
         elif v.kind == "tuple":
-            items = v.value  # type: ignore[assignment]
-            bad = [x for x in items if x.kind != "int"]  # type: ignore[union-attr]
+            items = v.value
+            bad = [x for x in items if x.kind != "int"]
             if bad:
                 raise OptionError(f"expected an integer, found {bad[0].text()}", None, bad[0])
-            out = tuple(x.value for x in items)  # type: ignore[union-attr]
+            out = tuple(x.value for x in items)
             if len(out) not in (2, 4):
                 raise OptionError(
                     f"padding {v.text()} has {len(out)} numbers; write (before, after) "
@@ -237,11 +237,11 @@ class TensorT(OptType):
         if v.kind in ("int", "float"):
             if depth != len(shape):
                 raise OptionError("the weight list is ragged: rows differ in depth", None, v)
-            flat.append(float(v.value))  # type: ignore[arg-type]
+            flat.append(float(v.value))
             return shape
         if v.kind != "list":
             raise OptionError(f"expected a number or a list, found {v.text()}", None, v)
-        items: tuple[Value, ...] = v.value  # type: ignore[assignment]
+        items: tuple[Value, ...] = v.value
         if not items:
             raise OptionError("empty list in weights", None, v)
         if depth == len(shape):

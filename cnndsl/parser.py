@@ -213,7 +213,7 @@ def parse_statements(text: str) -> tuple[list[Statement | None], list[Diagnostic
     """
     try:
         with _lock:
-            return _parse_one(text), []
+            return list(_parse_one(text)), []
     except UnexpectedInput:
         pass
     statements: list[Statement | None] = []
@@ -309,7 +309,7 @@ def _shift(span: Span, dl: int, dc: int) -> Span:
 def _shift_value(v: Value, dl: int, dc: int) -> Value:
     inner = v.value
     if v.kind in ("tuple", "list"):
-        inner = tuple(_shift_value(x, dl, dc) for x in v.value)  # type: ignore[union-attr]
+        inner = tuple(_shift_value(x, dl, dc) for x in v.value)
     return Value(v.kind, inner, _shift(v.span, dl, dc))
 
 
@@ -378,8 +378,9 @@ def _syntax_diagnostic(exc: UnexpectedInput, piece: str, line: int, col: int) ->
         return _shift(Span(ln, c, ln, c + width), line - 1, col - 1)
 
     if isinstance(exc, UnexpectedCharacters):
-        m = _WORD_RE.match(piece, exc.pos_in_stream)
-        word = m.group(0) if m else piece[exc.pos_in_stream]
+        pos = exc.pos_in_stream or 0
+        m = _WORD_RE.match(piece, pos)
+        word = m.group(0) if m else piece[pos]
         span = at(exc.line, exc.column, max(1, len(word)))
         if word[0].isdigit() or word[0] in "+-.":
             return Diagnostic(
@@ -409,7 +410,7 @@ def _syntax_diagnostic(exc: UnexpectedInput, piece: str, line: int, col: int) ->
         last = lines[-1].split("#", 1)[0].rstrip()
         span = at(len(lines), len(last) + 1)
     else:
-        span = at(tok.line, tok.column, max(1, len(str(tok))))  # type: ignore[arg-type]
+        span = at(tok.line, tok.column, max(1, len(str(tok))))
     exp = _expected(expected)
     if tok.type == "EQUAL":
         return Diagnostic("'=' must follow an option name, as in stride=2", span)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import Span
 
@@ -16,15 +17,15 @@ class Value:
     """
 
     kind: str
-    value: object
+    value: Any  # int, float, str, tuple[int, ...] or tuple[Value | Option, ...] by kind
     span: Span
 
     def text(self) -> str:
         """The literal as a user would write it, for messages."""
         if self.kind == "dims":
-            return "x".join(str(d) for d in self.value)  # type: ignore[union-attr]
+            return "x".join(str(d) for d in self.value)
         if self.kind in ("tuple", "list"):
-            inner = ", ".join(v.text() for v in self.value)  # type: ignore[union-attr]
+            inner = ", ".join(v.text() for v in self.value)
             return f"({inner})" if self.kind == "tuple" else f"[{inner}]"
         return str(self.value)
 

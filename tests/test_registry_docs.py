@@ -57,3 +57,17 @@ def test_package_ships_grammar_and_py_typed() -> None:
     pkg = Path(cnndsl.__file__).parent
     assert (pkg / "py.typed").exists()
     assert (pkg / "grammars" / "cnndsl.lark").exists()
+
+
+def test_package_is_ruff_and_mypy_clean() -> None:
+    """The style the project promises, checked by the test command itself."""
+    import subprocess
+    import sys
+
+    for cmd in (
+        ["ruff", "check", "cnndsl", "tests", "bench", "examples"],
+        ["ruff", "format", "--check", "cnndsl", "tests", "bench", "examples"],
+        ["mypy"],
+    ):
+        r = subprocess.run([sys.executable, "-m", *cmd], cwd=ROOT, capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout + r.stderr

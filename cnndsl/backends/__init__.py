@@ -20,4 +20,4 @@ TARGETS = {
 def emit(model: Model, target: str) -> str:
     """Source code of ``model`` for ``target`` (a key of TARGETS)."""
     module = importlib.import_module(TARGETS[target][0])
-    return module.emit(model)  # type: ignore[no-any-return]
+    return module.emit(model)

@@ -148,7 +148,7 @@ def nested(values: Sequence[float], shape: Sequence[int], perm: Sequence[int]) -
             return int(v) if float(v).is_integer() else v
         return [build(axis + 1, offset + i * out_strides[axis]) for i in range(out_shape[axis])]
 
-    return build(0, 0)  # type: ignore[no-any-return]
+    return build(0, 0)
 
 
 def is_linear(model: Model) -> bool:
@@ -253,5 +253,5 @@ def render(template: str, **context: Any) -> str:
             lstrip_blocks=True,
             autoescape=False,
         )
-    text = resources.files("cnndsl.backends").joinpath("templates", template).read_text("utf-8")
+    text = resources.files("cnndsl.backends").joinpath(f"templates/{template}").read_text("utf-8")
     return _ENV.from_string(text).render(**context)

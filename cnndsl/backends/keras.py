@@ -325,13 +325,25 @@ def _act_layer(node: Node, ctx: _Ctx) -> list[Call]:
     return [_activation(layer.fn, layer.alpha, layer.approximate, node.name, ctx)]
 
 
+def _dropout(node: Node, ctx: _Ctx) -> list[Call]:
+    layer = node.layer
+    assert isinstance(layer, Dropout)
+    return [Call.of("layers.Dropout", layer.rate, name=node.name)]
+
+
+def _layernorm(node: Node, ctx: _Ctx) -> list[Call]:
+    layer = node.layer
+    assert isinstance(layer, LayerNorm)
+    return [Call.of("layers.LayerNormalization", epsilon=layer.eps, name=node.name)]
+
+
 KERAS: dict[type[Layer], Lowering] = {
     Input: lambda node, ctx: [Call.of("keras.Input", shape=node.shape, name=node.name)],
     Conv: _conv,
     Pool: _pool,
     Flatten: lambda node, ctx: [Call.of("layers.Flatten", name=node.name)],
     Dense: _dense,
-    Dropout: lambda node, ctx: [Call.of("layers.Dropout", node.layer.rate, name=node.name)],
+    Dropout: _dropout,
     BatchNorm: _batchnorm,
     ZeroPad: _zeropad,
     Activation: _act_layer,
@@ -341,9 +353,7 @@ KERAS: dict[type[Layer], Lowering] = {
     GlobalPool: _globalpool,
     Upsample: _upsample,
     Add: lambda node, ctx: [Call.of("layers.Add", name=node.name)],
-    LayerNorm: lambda node, ctx: [
-        Call.of("layers.LayerNormalization", epsilon=node.layer.eps, name=node.name)
-    ],
+    LayerNorm: _layernorm,
     Concat: lambda node, ctx: [Call.of("layers.Concatenate", name=node.name)],
 }
 

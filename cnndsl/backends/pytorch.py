@@ -387,16 +387,20 @@ def _concat(node: Node, ctx: _Ctx) -> Lowered:
     return Lowered([], [(Call.of("torch.cat", list(ctx.ins), dim=1), None)])
 
 
+def _dropout(node: Node, ctx: _Ctx) -> Lowered:
+    layer = node.layer
+    assert isinstance(layer, Dropout)
+    module = Call.of("nn.Dropout", p=layer.rate)
+    return Lowered([(node.name, module)], [(Call.of(f"self.{node.name}", ctx.x), None)])
+
+
 PYTORCH: dict[type[Layer], Callable[[Node, _Ctx], Lowered]] = {
     Input: lambda node, ctx: Lowered(),
     Conv: _conv,
     Pool: _pool,
     Flatten: _flatten,
     Dense: _dense,
-    Dropout: lambda node, ctx: Lowered(
-        [(node.name, Call.of("nn.Dropout", p=node.layer.rate))],
-        [(Call.of(f"self.{node.name}", ctx.x), None)],
-    ),
+    Dropout: _dropout,
     BatchNorm: _batchnorm,
     ZeroPad: _zeropad,
     Activation: _activation,
@@ -465,7 +469,7 @@ def emit(model: Model) -> str:
             else:
                 forward_lines.append(f"        {target} = {py(expr)}")
     output = var[model.outputs[-1].name]
-    name = class_name(model.name, reserved=FILE_NAMES)
+    name = class_name(model.name, reserved=tuple(sorted(FILE_NAMES)))
     return render(
         "pytorch.py.j2",
         header=header(model, "PyTorch"),

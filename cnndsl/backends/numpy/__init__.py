@@ -101,32 +101,64 @@ def _add(layer: Add, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     return out
 
 
-KERNELS: dict[type[Layer], Kernel] = {
-    Input: lambda layer, xs, w: xs[0],
+def _input(layer: Input, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+    return xs[0]
+
+
+def _pool(layer: Pool, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+    assert layer.stride is not None
+    return ops.pool(xs[0], layer.op, layer.size, layer.stride, layer.pads())
+
+
+def _flatten(layer: Flatten, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+    return xs[0].reshape(xs[0].shape[0], -1)  # channels-last (H, W, C) order
+
+
+def _identity(layer: Layer, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+    return xs[0]  # dropout at inference
+
+
+def _zeropad(layer: ZeroPad, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+    return ops.pad_spatial(xs[0], tuple(zip(layer.pad[0::2], layer.pad[1::2])))
+
+
+def _globalpool(layer: GlobalPool, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+    axes = tuple(range(1, xs[0].ndim - 1))
+    if layer.op == "max":
+        return xs[0].max(axis=axes)
+    return xs[0].mean(axis=axes, dtype=np.float32)
+
+
+def _upsample(layer: Upsample, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+    return ops.upsample(xs[0], layer.size, layer.mode)
+
+
+def _concat(layer: Concat, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+    return np.concatenate(xs, axis=-1)
+
+
+def _activation(layer: Activation, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+    return ops.activation(xs[0], layer.fn, layer.alpha, bool(layer.approximate))
+
+
+KERNELS: dict[type[Layer], Kernel] = {  # each kernel takes its own layer class
+    Input: _input,  # type: ignore[dict-item]
     Conv: _conv,  # type: ignore[dict-item]
-    Pool: lambda layer, xs, w: ops.pool(xs[0], layer.op, layer.size, layer.stride, layer.pads()),
-    Flatten: lambda layer, xs, w: xs[0].reshape(xs[0].shape[0], -1),  # channels-last order
+    Pool: _pool,  # type: ignore[dict-item]
+    Flatten: _flatten,  # type: ignore[dict-item]
     Dense: _dense,  # type: ignore[dict-item]
-    Dropout: lambda layer, xs, w: xs[0],  # identity at inference
+    Dropout: _identity,
     BatchNorm: _batchnorm,  # type: ignore[dict-item]
-    ZeroPad: lambda layer, xs, w: ops.pad_spatial(
-        xs[0], tuple(zip(layer.pad[0::2], layer.pad[1::2]))
-    ),
+    ZeroPad: _zeropad,  # type: ignore[dict-item]
     Depthwise: _depthwise,  # type: ignore[dict-item]
-    GlobalPool: lambda layer, xs, w: (
-        xs[0].max(axis=tuple(range(1, xs[0].ndim - 1)))
-        if layer.op == "max"
-        else xs[0].mean(axis=tuple(range(1, xs[0].ndim - 1)), dtype=np.float32)
-    ),
-    Upsample: lambda layer, xs, w: ops.upsample(xs[0], layer.size, layer.mode),
+    GlobalPool: _globalpool,  # type: ignore[dict-item]
+    Upsample: _upsample,  # type: ignore[dict-item]
     Add: _add,  # type: ignore[dict-item]
     LayerNorm: _layernorm,  # type: ignore[dict-item]
     Separable: _separable,  # type: ignore[dict-item]
     Deconv: _deconv,  # type: ignore[dict-item]
-    Concat: lambda layer, xs, w: np.concatenate(xs, axis=-1),
-    Activation: lambda layer, xs, w: ops.activation(
-        xs[0], layer.fn, layer.alpha, bool(layer.approximate)
-    ),
+    Concat: _concat,  # type: ignore[dict-item]
+    Activation: _activation,  # type: ignore[dict-item]
 }
 
 

@@ -22,7 +22,8 @@ def pad_spatial(x: np.ndarray, pads: Pads, value: float = 0.0) -> np.ndarray:
     shape = (x.shape[0], *(n + a + b for n, (a, b) in zip(x.shape[1:-1], pads)), x.shape[-1])
     out = np.full(shape, value, dtype=x.dtype)
     inner = tuple(slice(a, a + n) for n, (a, _) in zip(x.shape[1:-1], pads))
-    out[(slice(None), *inner, slice(None))] = x
+    index = (slice(None), *inner, slice(None))
+    out[index] = x
     return out
 
 
@@ -34,7 +35,7 @@ def _as_2d(x: np.ndarray, pads: Pads, *sizes: tuple[int, ...]):
 
 
 def windows(
-    xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]
+    xp: np.ndarray, kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]
 ) -> np.ndarray:
     """A strided view (N, OH, OW, KH, KW, C) of every window of a padded (N, H, W, C) array."""
     n, h, w, c = xp.shape
@@ -72,6 +73,7 @@ def conv(
     win = windows(xp, (kh, kw), stride, dilation)  # (N, OH, OW, KH, KW, C)
     n, oh, ow = win.shape[:3]
     m = n * oh * ow
+    out: np.ndarray
     if groups == 1 and cg == 1:
         # One input channel (a first layer): gather each tap as a contiguous row of a
         # (KH*KW, M) matrix -- a strided (M, KH*KW) gather would copy float by float.
@@ -92,11 +94,11 @@ def conv(
     else:
         fg = f // groups
         # (M, KH*KW, G, Cg) -> (G, M, KH*KW*Cg): one batched BLAS matmul over groups
-        cols = win.reshape(m, kh * kw, groups, cg).transpose(2, 0, 1, 3)
-        cols = np.ascontiguousarray(cols).reshape(groups, m, kh * kw * cg)
-        k = kernel.reshape(kh * kw, cg, groups, fg).transpose(2, 0, 1, 3)
+        grouped: np.ndarray = win.reshape(m, kh * kw, groups, cg).transpose(2, 0, 1, 3)
+        grouped = np.ascontiguousarray(grouped).reshape(groups, m, kh * kw * cg)
+        k: np.ndarray = kernel.reshape(kh * kw, cg, groups, fg).transpose(2, 0, 1, 3)
         k = k.reshape(groups, kh * kw * cg, fg)
-        out = np.matmul(cols, k).transpose(1, 0, 2).reshape(m, f)
+        out = np.matmul(grouped, k).transpose(1, 0, 2).reshape(m, f)
     if bias is not None:
         out += bias
     out = out.reshape(n, oh, ow, f)
