@@ -61,18 +61,22 @@ def load_generated(model: Model, target: str) -> types.ModuleType:
         os.unlink(path)
 
 
-def torch_module(model: Model, weights: Weights | None = None) -> Any:
-    """The generated nn.Module, in eval mode, with ``weights`` loaded if given."""
+def module_class(module: types.ModuleType) -> Any:
+    """The nn.Module subclass a generated PyTorch file defines."""
     torch = framework("pytorch")
-    module = load_generated(model, "pytorch")
-    cls = next(
+    return next(
         v
         for v in vars(module).values()
         if isinstance(v, type)
         and issubclass(v, torch.nn.Module)
         and v.__module__ == module.__name__
     )
-    net = cls().eval()
+
+
+def torch_module(model: Model, weights: Weights | None = None) -> Any:
+    """The generated nn.Module, in eval mode, with ``weights`` loaded if given."""
+    torch = framework("pytorch")
+    net = module_class(load_generated(model, "pytorch"))().eval()
     if weights is not None:
         state = {k: torch.from_numpy(v) for k, v in to_pytorch(model, weights).items()}
         missing, unexpected = net.load_state_dict(state, strict=False)

@@ -659,6 +659,38 @@ class ZeroPad(Layer):
         return (*sizes, x[-1])
 
 
+G = TypeVar("G", "Depthwise", "Separable")
+
+
+def _grouped_conv(layer: Depthwise | Separable, channels: int, bias: bool, activation: str) -> Conv:
+    """The depthwise part of depthwise and separable convs: groups = channels."""
+    return Conv(
+        filters=channels * layer.multiplier,
+        kernel=layer.kernel,
+        activation=activation,
+        padding=layer.padding,
+        stride=layer.stride,
+        dilation=layer.dilation,
+        groups=channels,
+        bias=bias,
+        pad=layer.pad,
+    )
+
+
+def _bind_grouped(layer: G, conv: Conv, inputs: tuple[Shape, ...]) -> G:
+    """Resolve ``layer``'s window options as its grouped conv resolves them."""
+    spatial_rank(layer.KIND, inputs[0])
+    bound = conv.bind(inputs)
+    return evolve(
+        layer,
+        kernel=bound.kernel,
+        stride=bound.stride,
+        dilation=bound.dilation,
+        padding=bound.padding,
+        pad=bound.pad,
+    )
+
+
 @register("depthwise")
 @dataclass(frozen=True)
 class Depthwise(Windowed):
@@ -680,29 +712,10 @@ class Depthwise(Windowed):
 
     def as_conv(self, channels: int) -> Conv:
         """The equivalent grouped convolution (shape rule, weights and semantics)."""
-        return Conv(
-            filters=channels * self.multiplier,
-            kernel=self.kernel,
-            activation=self.activation,
-            padding=self.padding,
-            stride=self.stride,
-            dilation=self.dilation,
-            groups=channels,
-            bias=self.bias,
-            pad=self.pad,
-        )
+        return _grouped_conv(self, channels, self.bias, self.activation)
 
     def bind(self, inputs: tuple[Shape, ...]) -> Depthwise:
-        spatial_rank("depthwise", inputs[0])
-        conv = self.as_conv(inputs[0][-1]).bind(inputs)
-        return evolve(
-            self,
-            kernel=conv.kernel,
-            stride=conv.stride,
-            dilation=conv.dilation,
-            padding=conv.padding,
-            pad=conv.pad,
-        )
+        return _bind_grouped(self, self.as_conv(inputs[0][-1]), inputs)
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         return self.as_conv(inputs[0][-1]).output_shape(inputs)
@@ -734,29 +747,11 @@ class Separable(Windowed):
     pad: tuple[int, ...] | None = opt(PadT(), None, "explicit zero padding instead of padding=")
 
     def depthwise(self, channels: int) -> Conv:
-        """The first half, as the grouped convolution it is."""
-        return Conv(
-            filters=channels * self.multiplier,
-            kernel=self.kernel,
-            padding=self.padding,
-            stride=self.stride,
-            dilation=self.dilation,
-            groups=channels,
-            bias=False,
-            pad=self.pad,
-        )
+        """The first half, as the grouped convolution it is (no bias, no activation)."""
+        return _grouped_conv(self, channels, False, "linear")
 
     def bind(self, inputs: tuple[Shape, ...]) -> Separable:
-        spatial_rank("separable", inputs[0])
-        conv = self.depthwise(inputs[0][-1]).bind(inputs)
-        return evolve(
-            self,
-            kernel=conv.kernel,
-            stride=conv.stride,
-            dilation=conv.dilation,
-            padding=conv.padding,
-            pad=conv.pad,
-        )
+        return _bind_grouped(self, self.depthwise(inputs[0][-1]), inputs)
 
     def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
         mid = self.depthwise(inputs[0][-1]).output_shape(inputs)

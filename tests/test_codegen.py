@@ -22,6 +22,7 @@ from cnndsl.backends import TARGETS, emit
 from cnndsl.backends.keras import KERAS
 from cnndsl.backends.pytorch import MODULE_ATTRIBUTES, PYTORCH
 from cnndsl.cli import main
+from cnndsl.frameworks import module_class
 from cnndsl.layers import kinds
 from conftest import EXAMPLES, ROOT
 from strategies import models
@@ -221,15 +222,7 @@ def check_torch(code: str, m: cnndsl.Model, tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     path = tmp_path / "gen_torch.py"
     path.write_text(code)
-    module = load_module(path, f"gen_torch_{abs(hash(code))}")
-    cls = next(
-        v
-        for v in vars(module).values()
-        if isinstance(v, type)
-        and issubclass(v, torch.nn.Module)
-        and v.__module__ == module.__name__
-    )
-    net = cls().eval()
+    net = module_class(load_module(path, f"gen_torch_{abs(hash(code))}"))().eval()
     assert torch_counts(net) == (m.trainable_params, m.non_trainable_params)
     with torch.no_grad():
         y = net(torch.zeros(2, *nchw(m.input_shape)))
