@@ -37,10 +37,15 @@ docs: docs/language.md (the language), docs/json.md (the JSON schemas)
 """
 
 
-def _load(path: str) -> Model:
+def _read(path: str) -> tuple[str, str]:
+    """The source text and the name to report it by; '-' is stdin."""
     if path == "-":
-        return parse(decode_source(sys.stdin.buffer.read(), "<stdin>"), "<stdin>")
-    return parse(read_source(path), path)
+        return decode_source(sys.stdin.buffer.read(), "<stdin>"), "<stdin>"
+    return read_source(path), path
+
+
+def _load(path: str) -> Model:
+    return parse(*_read(path))
 
 
 def _report(err: CnnDslError, stream: TextIO) -> None:
@@ -216,12 +221,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     text = ""
     try:
-        if args.model == "-":
-            text = decode_source(sys.stdin.buffer.read(), "<stdin>")
-            model = parse(text, "<stdin>")
-        else:
-            text = read_source(args.model)
-            model = parse(text, args.model)
+        text, name = _read(args.model)
+        model = parse(text, name)
         code = emit(model, args.target)
     except CnnDslError as err:
         if err.source is None:
