@@ -25,7 +25,7 @@ import jinja2
 
 from .. import __version__
 from ..errors import CnnDslError, Diagnostic
-from ..ir import Model
+from ..ir import Model, Node
 from ..layers import fmt_shape
 
 LINE = 88
@@ -177,23 +177,34 @@ def variables(model: Model, input_var: str) -> dict[str, str]:
     return out
 
 
-def check_variables(model: Model, var: dict[str, str], taken: frozenset[str], target: str) -> None:
-    """A layer whose output gets its own variable may not be named like one the file uses."""
-    bad = [n for n in model.nodes if var[n.name] == n.name and n.name in taken]
-    if bad:
+def refuse_names(model: Model, clashes: list[tuple[Node, str]], target: str) -> None:
+    """Raise one error per layer whose name the generated code cannot use, saying why."""
+    if clashes:
         raise CnnDslError(
             [
                 Diagnostic(
-                    f"the layer name '{n.name}' is taken in generated {target} code "
-                    "(a name the file uses)",
+                    f"the layer name '{n.name}' is taken in generated {target} code ({why})",
                     n.span,
                     hint="choose another name=",
                 )
-                for n in bad
+                for n, why in clashes
             ],
             model.filename,
             None,
         )
+
+
+def check_variables(model: Model, var: dict[str, str], taken: frozenset[str], target: str) -> None:
+    """A layer whose output gets its own variable may not be named like one the file uses."""
+    refuse_names(
+        model,
+        [
+            (n, "a name the file uses")
+            for n in model.nodes
+            if var[n.name] == n.name and n.name in taken
+        ],
+        target,
+    )
 
 
 def check_identifier(name: str) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..errors import CnnDslError, Diagnostic
 from ..ir import Model, Node
 from ..layers import (
     Activation,
@@ -47,6 +46,7 @@ from .codegen import (
     layout_literal,
     nested,
     py,
+    refuse_names,
     render,
     variables,
 )
@@ -420,21 +420,12 @@ def _why_taken(name: str) -> str:
 
 
 def _check_names(model: Model) -> None:
-    bad = [n for n in model.nodes if n.name in MODULE_ATTRIBUTES or n.name in FILE_NAMES]
-    if bad:
-        raise CnnDslError(
-            [
-                Diagnostic(
-                    f"the layer name '{n.name}' is taken in generated PyTorch code "
-                    f"({_why_taken(n.name)})",
-                    n.span,
-                    hint="choose another name=",
-                )
-                for n in bad
-            ],
-            model.filename,
-            None,
-        )
+    clashes = [
+        (n, _why_taken(n.name))
+        for n in model.nodes
+        if n.name in MODULE_ATTRIBUTES or n.name in FILE_NAMES
+    ]
+    refuse_names(model, clashes, "PyTorch")
 
 
 def _nchw(shape: tuple[int, ...]) -> str:
