@@ -10,6 +10,7 @@ options only, and no error is a consequence of another).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import re
 from collections.abc import Iterator, Sequence
@@ -17,7 +18,7 @@ from typing import Any
 
 from .errors import CnnDslError, Diagnostic, Note, Span
 from .ir import Model, Node
-from .layers import REGISTRY, Entry, Input, Layer, LayerError, OptSpec, Shape, fmt_shape
+from .layers import REGISTRY, Entry, Input, Layer, LayerError, OptSpec, fmt_shape
 from .options import NameT, OptionError, did_you_mean
 from .syntax import Option, Statement, Value
 
@@ -448,18 +449,17 @@ class _Checker:
         name: str | None,
         keyword: str | None = None,
     ) -> Node | None:
-        shapes: tuple[Shape, ...] = tuple(n.shape for n in inputs)
+        keyword = keyword or st.keyword
+        names = tuple(n.name for n in inputs)
         try:
-            bound = layer.bind(shapes)
-            shape = bound.output_shape(shapes)
-            weights = bound.weight_specs(shapes)
-            macs = bound.macs(shapes, shape)
+            node = Node.build(
+                name or "", layer, names, tuple(n.shape for n in inputs), st.span, keyword
+            )
         except LayerError as exc:
             self.layer_error(st, exc, spans)
             return None
-        keyword = keyword or st.keyword
         if name is None:
-            name = self.auto_name(keyword)
+            node = dataclasses.replace(node, name=self.auto_name(keyword))
         if len(self.nodes) >= MAX_NODES:
             self.error(
                 f"the model expands to more than {MAX_NODES:,} layers",
@@ -467,11 +467,8 @@ class _Checker:
                 hint="check the repeat counts and block calls",
             )
             raise _TooBig
-        node = Node(
-            name, bound, tuple(n.name for n in inputs), shape, weights, macs, st.span, keyword
-        )
         self.nodes.append(node)
-        self.by_name[name] = node
+        self.by_name[node.name] = node
         return node
 
 

@@ -122,7 +122,7 @@ def _model_and_weights(args: argparse.Namespace) -> tuple[Model, dict[str, Any]]
 
 
 def _softmax_head(model: Model) -> bool:
-    last = model.outputs[-1].layer
+    last = model.output_node.layer
     fn = getattr(last, "fn", None) or getattr(last, "activation", None)
     return fn == "softmax" and len(model.output_shape) == 1
 
@@ -140,7 +140,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             from .viz import write_feature_maps
 
             acts = forward_all(model, weights, x)
-            y = acts[model.outputs[-1].name]
+            y = acts[model.outputs[-1]]
             maps = write_feature_maps(model, acts, args.feature_maps)
         else:
             y = forward(model, weights, x)

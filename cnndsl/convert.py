@@ -1,181 +1,193 @@
-"""Weight conversion between the canonical layout and the frameworks', in one place.
+"""Weight conversion between the canonical layout and the frameworks', generically.
 
-Canonical (and Keras) layout is channels-last: conv kernel (k..., in/groups, out),
-dense kernel (in, out). PyTorch wants conv (out, in/groups, k...) and dense
-(out, in) — and its ``torch.flatten`` runs over NCHW, so the features after a
-flatten come in (C, H, W) order instead of the language's (H, W, C). Rather
-than make the generated module permute its activations, the rows of the dense
-layer after the flatten are permuted here (and a batchnorm on those features is
-permuted alike). NumPy only; no framework is imported.
+Nothing here knows a layer kind. Where a weight lives in a framework, and how its
+layout differs, is said by the backend's lowering of the kind (``weight_map``: a
+:class:`~cnndsl.backends.params.Param` per weight). The one thing that depends on
+the *model* rather than the kind is the flatten order: ``torch.flatten`` runs over
+NCHW, so the features after a flatten come in (C, H, W) order instead of the
+language's (H, W, C). :func:`feature_order` follows that order through the model by
+the kinds' traits, and every weight axis indexed by input features (the ``i`` and
+``c`` axes a weight declares) is permuted alike. NumPy only; no framework imported.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .ir import Model
-from .layers import (
-    Activation,
-    Add,
-    BatchNorm,
-    Concat,
-    Conv,
-    Deconv,
-    Dense,
-    Depthwise,
-    Dropout,
-    Flatten,
-    LayerNorm,
-    Separable,
-)
+from .backends.params import Layout, Param
+from .ir import Model, Node
+from .layers import KEEPS_ORDER, Trait
 from .weights import Weights
 
-_KERAS_ORDER = {
-    "Conv": ("kernel", "bias"),
-    "Depthwise": ("kernel", "bias"),
-    "Dense": ("kernel", "bias"),
-    "BatchNorm": ("gamma", "beta", "moving_mean", "moving_variance"),
-    "LayerNorm": ("gamma", "beta"),
-    "Separable": ("depthwise_kernel", "pointwise_kernel", "bias"),
-    "Deconv": ("kernel", "bias"),
-}
-#: Separable is an nn.Sequential(depthwise, pointwise) in the generated module
-_TORCH_SEPARABLE = {
-    "depthwise_kernel": "0.weight",
-    "pointwise_kernel": "1.weight",
-    "bias": "1.bias",
-}
-_TORCH_NAMES = {
-    "kernel": "weight",
-    "bias": "bias",
-    "gamma": "weight",
-    "beta": "bias",
-    "moving_mean": "running_mean",
-    "moving_variance": "running_var",
-}
+Perm = np.ndarray | None
+WeightMap = dict[str, list[Param]]
 
 
-def torch_feature_order(model: Model) -> dict[str, np.ndarray | None]:
+def _flatten_order(shape: tuple[int, ...]) -> Perm:
+    """(H, W, C) flattened -> PyTorch's (C, H, W) order: ``p[i]`` is the canonical index."""
+    if len(shape) < 2:
+        return None
+    idx = np.arange(math.prod(shape)).reshape(shape)
+    return np.moveaxis(idx, -1, 0).ravel()
+
+
+def _joined(node: Node, orders: list[Perm]) -> Perm:
+    parts, offset = [], 0
+    for shape, order in zip(node.input_shapes, orders):
+        size = shape[-1]
+        parts.append(offset + (np.arange(size) if order is None else order))
+        offset += size
+    joined = np.concatenate(parts)
+    return None if np.array_equal(joined, np.arange(offset)) else joined
+
+
+def _same_order(node: Node, orders: list[Perm]) -> Perm:
+    first = orders[0]
+    for other in orders[1:]:
+        if (first is None) != (other is None) or (
+            first is not None and other is not None and not np.array_equal(first, other)
+        ):
+            raise ValueError(
+                f"{node.name}: features in different orders cannot be added in PyTorch's layout"
+            )
+    return first
+
+
+def _node_order(node: Node, orders: list[Perm]) -> Perm:
+    traits = type(node.layer).TRAITS
+    if Trait.FLATTENS in traits:
+        return _flatten_order(node.input_shapes[0]) if len(node.input_shapes[0]) > 1 else orders[0]
+    if len(node.shape) != 1:
+        return None  # spatial tensors are laid out NCHW and converted as a whole
+    if Trait.JOINS_CHANNELS in traits:
+        return _joined(node, orders)
+    if Trait.SUMS in traits:
+        return _same_order(node, orders)
+    if traits & KEEPS_ORDER:
+        return orders[0]
+    return None  # mixes features: its output is in the language's order
+
+
+def feature_order(model: Model) -> dict[str, Perm]:
     """For each node: ``p`` with ``torch_output[..., i] = canonical_output[..., p[i]]`` on
     flat feature vectors, or None where both orders agree."""
-    perm: dict[str, np.ndarray | None] = {}
+    perm: dict[str, Perm] = {}
     for node in model.nodes:
-        src = perm.get(node.inputs[0]) if node.inputs else None
-        layer = node.layer
-        if isinstance(layer, Flatten):
-            shape = model.node(node.inputs[0]).shape
-            if len(shape) > 1:  # (H, W, C) -> PyTorch's (C, H, W) order
-                idx = np.arange(int(np.prod(shape))).reshape(shape)
-                perm[node.name] = np.moveaxis(idx, -1, 0).ravel()
-            else:
-                perm[node.name] = src
-        elif (
-            isinstance(layer, (Activation, Dropout, BatchNorm, LayerNorm, Add))
-            and len(node.shape) == 1
-        ):
-            perm[node.name] = src  # element-wise on features: the order carries through
-            if isinstance(layer, Add):
-                orders: list[np.ndarray | None] = [perm.get(i) for i in node.inputs]
-                if (any(o is None for o in orders) and any(o is not None for o in orders)) or (
-                    orders[0] is not None
-                    and any(not np.array_equal(o, orders[0]) for o in orders[1:])  # type: ignore[arg-type]
-                ):
-                    raise ValueError(
-                        f"{node.name}: features in different orders cannot be "
-                        "added in PyTorch's layout"
-                    )
-        elif isinstance(layer, Concat) and len(node.shape) == 1:
-            parts, offset = [], 0
-            for name in node.inputs:
-                size = model.node(name).shape[0]
-                order = perm.get(name)
-                parts.append(offset + (np.arange(size) if order is None else order))
-                offset += size
-            joined = np.concatenate(parts)
-            perm[node.name] = None if np.array_equal(joined, np.arange(offset)) else joined
-        else:
-            perm[node.name] = None
+        perm[node.name] = _node_order(node, [perm[i] for i in node.inputs])
     return perm
 
 
-def to_pytorch(model: Model, weights: Weights) -> dict[str, np.ndarray]:
-    """Canonical weights -> a state_dict (NumPy arrays) for the generated nn.Module."""
-    perm = torch_feature_order(model)
-    out: dict[str, np.ndarray] = {}
+def _to_framework(arr: np.ndarray, layout: Layout) -> np.ndarray:
+    if layout.perm is not None:
+        arr = arr.transpose(layout.perm)
+    if layout.shape is not None:
+        arr = arr.reshape(layout.shape)
+    return arr
+
+
+def _from_framework(arr: np.ndarray, layout: Layout, canonical: tuple[int, ...]) -> np.ndarray:
+    if layout.perm is not None:
+        transposed = tuple(canonical[p] for p in layout.perm)
+        return arr.reshape(transposed).transpose(np.argsort(layout.perm))
+    return arr.reshape(canonical)
+
+
+def _permute(arr: np.ndarray, axes: tuple[int, ...], p: Perm) -> np.ndarray:
+    if p is None:
+        return arr
+    for axis in axes:
+        arr = np.take(arr, p, axis=axis)
+    return arr
+
+
+def export(
+    model: Model, weights: Weights, where: WeightMap, order: bool
+) -> dict[Param, np.ndarray]:
+    """Canonical weights -> the framework's arrays, keyed by the Param that places them.
+    ``order``: permute feature axes by :func:`feature_order` (PyTorch's flatten order)."""
+    perm = feature_order(model) if order else {}
+    out: dict[Param, np.ndarray] = {}
     for node in model.nodes:
-        ws = weights.get(node.name)
-        if not ws:
-            continue
         p = perm.get(node.inputs[0]) if node.inputs else None
-        layer = node.layer
-        names = _TORCH_SEPARABLE if isinstance(layer, Separable) else _TORCH_NAMES
-        for name, arr in ws.items():
-            if (isinstance(layer, (Conv, Depthwise, Deconv)) and name == "kernel") or name.endswith(
-                "_kernel"
-            ):
-                r = arr.ndim - 2
-                arr = arr.transpose(r + 1, r, *range(r))
-            elif isinstance(layer, Dense) and name == "kernel":
-                arr = (arr if p is None else arr[p]).T
-            elif isinstance(layer, (BatchNorm, LayerNorm)) and p is not None:
-                arr = arr[p]
-            out[f"{node.name}.{names[name]}"] = np.ascontiguousarray(arr, np.float32)
+        specs = {w.name: w for w in node.weights}
+        for param in where.get(node.name, ()):
+            arr = _permute(weights[node.name][param.weight], specs[param.weight].feature_axes(), p)
+            out[param] = np.ascontiguousarray(_to_framework(arr, param.layout), np.float32)
     return out
 
 
-def from_pytorch(model: Model, state: dict[str, np.ndarray]) -> Weights:
-    """A state_dict (as NumPy arrays) of a generated module -> canonical weights."""
-    perm = torch_feature_order(model)
+def restore(model: Model, get: dict[Param, np.ndarray], where: WeightMap, order: bool) -> Weights:
+    """The framework's arrays (by Param) -> canonical weights: the inverse of :func:`export`."""
+    perm = feature_order(model) if order else {}
     out: Weights = {}
     for node in model.nodes:
         p = perm.get(node.inputs[0]) if node.inputs else None
         inv = None if p is None else np.argsort(p)
-        layer = node.layer
-        names = _TORCH_SEPARABLE if isinstance(layer, Separable) else _TORCH_NAMES
-        for w in node.weights:
-            arr = np.asarray(state[f"{node.name}.{names[w.name]}"], np.float32)
-            if (
-                isinstance(layer, (Conv, Depthwise, Deconv)) and w.name == "kernel"
-            ) or w.name.endswith("_kernel"):
-                r = arr.ndim - 2
-                arr = arr.transpose(*range(2, r + 2), 1, 0)
-            elif isinstance(layer, Dense) and w.name == "kernel":
-                arr = arr.T if inv is None else arr.T[inv]
-            elif isinstance(layer, (BatchNorm, LayerNorm)) and inv is not None:
-                arr = arr[inv]
-            out.setdefault(node.name, {})[w.name] = np.ascontiguousarray(arr)
+        specs = {w.name: w for w in node.weights}
+        for param in where.get(node.name, ()):
+            w = specs[param.weight]
+            arr = _from_framework(np.asarray(get[param], np.float32), param.layout, w.shape)
+            out.setdefault(node.name, {})[w.name] = np.ascontiguousarray(
+                _permute(arr, w.feature_axes(), inv)
+            )
     return out
 
 
-def to_keras(model: Model, weights: Weights) -> dict[str, list[np.ndarray]]:
-    """Canonical weights -> ``{layer name: layer.get_weights() list}``: the layouts agree."""
-    out = {}
+def _check_complete(model: Model, where: WeightMap, target: str) -> None:
+    """Every declared weight has a home in the framework: a lowering that forgets one is a
+    bug to report, not a weight to drop silently."""
     for node in model.nodes:
-        ws = weights.get(node.name)
-        if ws:
-            order = _KERAS_ORDER[type(node.layer).__name__]
-            arrays = [ws[n] for n in order if n in ws]
-            if isinstance(node.layer, (Depthwise, Separable)):  # Keras: (k..., C, multiplier)
-                k = arrays[0]
-                arrays[0] = k.reshape(*k.shape[:-2], -1, node.layer.multiplier)
-            out[node.name] = arrays
+        placed = {p.weight for p in where.get(node.name, ())}
+        missing = [w.name for w in node.weights if w.name not in placed]
+        if missing:
+            raise AssertionError(f"{target} lowering of {node.keyword} places no {missing}")
+
+
+def to_pytorch(model: Model, weights: Weights) -> dict[str, np.ndarray]:
+    """Canonical weights -> a state_dict (NumPy arrays) for the generated nn.Module."""
+    from .backends.pytorch import weight_map
+
+    where = weight_map(model)
+    _check_complete(model, where, "pytorch")
+    return {p.key: a for p, a in export(model, weights, where, order=True).items()}
+
+
+def from_pytorch(model: Model, state: dict[str, np.ndarray]) -> Weights:
+    """A state_dict (as NumPy arrays) of a generated module -> canonical weights."""
+    from .backends.pytorch import weight_map
+
+    where = weight_map(model)
+    get = {p: state[p.key] for ps in where.values() for p in ps}
+    return restore(model, get, where, order=True)
+
+
+def to_keras(model: Model, weights: Weights) -> dict[str, list[np.ndarray]]:
+    """Canonical weights -> ``{Keras layer name: its get_weights() list}``."""
+    from .backends.keras import weight_map
+
+    where = weight_map(model)
+    _check_complete(model, where, "keras")
+    out: dict[str, list[np.ndarray]] = {}
+    for param, arr in sorted(
+        export(model, weights, where, order=False).items(), key=lambda kv: kv[0].index
+    ):
+        out.setdefault(param.key, []).append(arr)
     return out
 
 
 def from_keras(model: Model, layer_weights: dict[str, list[np.ndarray]]) -> Weights:
-    out: Weights = {}
-    for node in model.nodes:
-        if node.weights:
-            arrays = layer_weights[node.name]
-            order = [
-                n
-                for n in _KERAS_ORDER[type(node.layer).__name__]
-                if any(w.name == n for w in node.weights)
-            ]
-            got = {n: np.asarray(a, np.float32) for n, a in zip(order, arrays)}
-            first = order[0]
-            if isinstance(node.layer, (Depthwise, Separable)):
-                k = got[first]
-                got[first] = k.reshape(*k.shape[:-2], 1, -1)
-            out[node.name] = got
-    return out
+    """``{Keras layer name: get_weights()}`` -> canonical weights."""
+    from .backends.keras import weight_map
+
+    where = weight_map(model)
+    get = {p: layer_weights[p.key][p.index] for ps in where.values() for p in ps}
+    return restore(model, get, where, order=False)
+
+
+def keras_layers(model: Model) -> list[str]:
+    """The Keras layers that hold weights (what ``from_keras`` reads)."""
+    from .backends.keras import weight_map
+
+    return sorted({p.key for ps in weight_map(model).values() for p in ps})

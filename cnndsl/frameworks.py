@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .backends import emit
-from .convert import from_keras, from_pytorch, to_keras, to_pytorch, torch_feature_order
+from .convert import feature_order, from_keras, from_pytorch, keras_layers, to_keras, to_pytorch
 from .ir import Model
 from .weights import Weights
 
@@ -100,9 +100,7 @@ def torch_weights(model: Model, net: Any) -> Weights:
 
 
 def keras_weights(model: Model, built: Any) -> Weights:
-    return from_keras(
-        model, {n.name: built.get_layer(n.name).get_weights() for n in model.nodes if n.weights}
-    )
+    return from_keras(model, {k: built.get_layer(k).get_weights() for k in keras_layers(model)})
 
 
 def run(target: str, model: Model, weights: Weights, x: np.ndarray) -> np.ndarray:
@@ -116,6 +114,6 @@ def run(target: str, model: Model, weights: Weights, x: np.ndarray) -> np.ndarra
         y = net(torch.from_numpy(np.ascontiguousarray(xt))).numpy()
     if y.ndim > 2:
         return np.moveaxis(y, 1, -1)
-    order = torch_feature_order(model)[model.outputs[-1].name]
+    order = feature_order(model)[model.outputs[-1]]
     # a model that ends on flattened features gives them in PyTorch's (C, H, W) order
     return y if order is None else y[:, np.argsort(order)]

@@ -1,14 +1,16 @@
 """The IR: a checked model as a small DAG of nodes, nothing framework-specific.
 
-Every node names its inputs, so linear models today and branching ones later use
-the same structure. Shapes, weights and MAC counts are computed once, by the
-checker, and stored here; backends and tools only read them.
+Every node names its inputs and knows their shapes; the model indexes its nodes by
+name and knows each node's consumers, built once, so that every lookup is O(1) and
+tools scale linearly in the number of layers. Shapes, weights and MAC counts are
+computed once, by the checker, and stored here; backends and tools only read them.
+``Model.from_dict(model.to_dict())`` gives back an equal model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Span
@@ -31,6 +33,26 @@ class Node:
     macs: int
     span: Span
     keyword: str
+    input_shapes: tuple[Shape, ...] = ()
+
+    @staticmethod
+    def build(
+        name: str,
+        layer: Layer,
+        inputs: tuple[str, ...],
+        input_shapes: tuple[Shape, ...],
+        span: Span,
+        keyword: str,
+        bind: bool = True,
+    ) -> Node:
+        """Bind ``layer`` to its inputs' shapes (unless it is bound already) and compute its
+        shape, weights and MACs: the one place that does. Raises
+        :class:`~cnndsl.layers.LayerError`."""
+        bound = layer.bind(input_shapes) if bind else layer
+        shape = bound.output_shape(input_shapes)
+        weights = bound.weight_specs(input_shapes)
+        macs = bound.macs(input_shapes, shape)
+        return Node(name, bound, inputs, shape, weights, macs, span, keyword, input_shapes)
 
     @property
     def kind(self) -> str:
@@ -69,14 +91,42 @@ class Node:
             "span": self.span.to_dict(),
         }
 
+    @staticmethod
+    def from_dict(doc: dict[str, Any], shapes: dict[str, Shape]) -> Node:
+        """A node of :meth:`Model.from_dict`; ``shapes`` holds earlier nodes' output shapes.
+
+        The stored layer is bound already; shape, weights and MACs are recomputed from it
+        rather than trusted."""
+        inputs = tuple(doc["inputs"])
+        sp = doc["span"]
+        span = Span(sp["line"], sp["column"], sp["end_line"], sp["end_column"])
+        layer = Layer.from_dict(doc["layer"])
+        in_shapes = tuple(shapes[i] for i in inputs)
+        return Node.build(doc["name"], layer, inputs, in_shapes, span, doc["keyword"], bind=False)
+
 
 @dataclass(frozen=True)
 class Model:
-    """A checked model. Build one with :func:`cnndsl.parse` or :func:`cnndsl.load`."""
+    """A checked model. Build one with :func:`cnndsl.parse` or :func:`cnndsl.load`.
+
+    ``inputs`` and ``outputs`` are node names, like :attr:`Node.inputs`; :meth:`node`
+    and :meth:`consumers` look names up in indexes built once.
+    """
 
     name: str
     nodes: tuple[Node, ...]
     filename: str = "<string>"
+    _index: dict[str, Node] = field(init=False, repr=False, compare=False)
+    _consumers: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        index = {n.name: n for n in self.nodes}
+        users: dict[str, dict[str, None]] = {n.name: {} for n in self.nodes}
+        for n in self.nodes:
+            for i in n.inputs:
+                users[i][n.name] = None  # once, even when it reads the same tensor twice
+        object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "_consumers", {k: tuple(v) for k, v in users.items()})
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes)
@@ -84,29 +134,43 @@ class Model:
     def __len__(self) -> int:
         return len(self.nodes)
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._index
+
     def node(self, name: str) -> Node:
-        for n in self.nodes:
-            if n.name == name:
-                return n
-        raise KeyError(name)
+        """The node called ``name`` (KeyError if there is none)."""
+        return self._index[name]
+
+    def consumers(self, name: str) -> tuple[str, ...]:
+        """The nodes that read ``name``'s output, in model order."""
+        return self._consumers[name]
 
     @property
-    def inputs(self) -> tuple[Node, ...]:
-        return tuple(n for n in self.nodes if not n.inputs)
+    def inputs(self) -> tuple[str, ...]:
+        """Names of the nodes that read nothing: the model's inputs."""
+        return tuple(n.name for n in self.nodes if not n.inputs)
 
     @property
-    def outputs(self) -> tuple[Node, ...]:
-        """Nodes nobody consumes: the model's results."""
-        used = {i for n in self.nodes for i in n.inputs}
-        return tuple(n for n in self.nodes if n.name not in used)
+    def outputs(self) -> tuple[str, ...]:
+        """Names of the nodes nobody reads: the model's results."""
+        return tuple(n.name for n in self.nodes if not self._consumers[n.name])
+
+    @property
+    def input_node(self) -> Node:
+        return self._index[self.inputs[0]]
+
+    @property
+    def output_node(self) -> Node:
+        """The model's result (the last node nobody reads)."""
+        return self._index[self.outputs[-1]]
 
     @property
     def input_shape(self) -> Shape:
-        return self.inputs[0].shape
+        return self.input_node.shape
 
     @property
     def output_shape(self) -> Shape:
-        return self.outputs[-1].shape
+        return self.output_node.shape
 
     @property
     def trainable_params(self) -> int:
@@ -141,6 +205,19 @@ class Model:
             },
             "nodes": [n.to_dict() for n in self.nodes],
         }
+
+    @staticmethod
+    def from_dict(doc: dict[str, Any]) -> Model:
+        """The model :meth:`to_dict` described (``cnndsl.model/1``)."""
+        if doc.get("schema") != SCHEMA:
+            raise ValueError(f"not a {SCHEMA} document (schema {doc.get('schema')!r})")
+        shapes: dict[str, Shape] = {}
+        nodes = []
+        for d in doc["nodes"]:
+            node = Node.from_dict(d, shapes)
+            shapes[node.name] = node.shape
+            nodes.append(node)
+        return Model(doc["name"], tuple(nodes), doc["file"])
 
     def summary(self) -> str:
         """A table like Keras' ``summary()``: layer, output shape, params, MACs."""

@@ -46,6 +46,23 @@ class Tensor:
 
         return build(self.shape, self.values)
 
+    @staticmethod
+    def from_nested(shape: tuple[int, ...], nested: object) -> Tensor:
+        """The inverse of :meth:`to_nested` (for models read back from JSON)."""
+        flat: list[float] = []
+
+        def walk(v: object) -> None:
+            if isinstance(v, list):
+                for x in v:
+                    walk(x)
+            elif isinstance(v, (int, float)):
+                flat.append(float(v))
+            else:
+                raise ValueError(f"not a number in a weight literal: {v!r}")
+
+        walk(nested)
+        return Tensor(shape, tuple(flat))
+
 
 class OptType:
     """Base: ``what`` names the type in messages; ``forms`` are positional literal kinds."""

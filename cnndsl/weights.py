@@ -11,47 +11,80 @@ from __future__ import annotations
 import math
 import os
 import zipfile
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from .errors import CnnDslError, Diagnostic
 from .ir import Model
-from .layers import Conv, Weight, fmt_shape
+from .layers import Weight, fmt_shape
 
 Weights = dict[str, dict[str, np.ndarray]]
 
 
 def _glorot(rng: np.random.Generator, w: Weight) -> np.ndarray:
-    """Glorot (Xavier) uniform, fans as Keras computes them for dense and conv kernels."""
-    shape = w.shape
-    receptive = math.prod(shape[:-2]) if len(shape) > 2 else 1
-    fan_in, fan_out = shape[-2] * receptive, shape[-1] * receptive
-    limit = math.sqrt(6.0 / (fan_in + fan_out))
-    return rng.uniform(-limit, limit, size=shape).astype(np.float32)
+    """Glorot (Xavier) uniform; the fans come from the axes the weight declares: receptive
+    field = the product of its ``k`` axes, fan in/out = ``i``/``o`` channels times that."""
+    size = {a: 1 for a in "kio"}
+    for a, n in zip(w.axes, w.shape):
+        size[a] = size[a] * n if a in size else n
+    fan_in, fan_out = size["i"] * size["k"], size["o"] * size["k"]
+    limit = math.sqrt(6.0 / max(fan_in + fan_out, 1))
+    return rng.uniform(-limit, limit, size=w.shape).astype(np.float32)
 
 
-def init_weights(model: Model, seed: int = 0) -> Weights:
-    """Deterministic weights: Glorot-uniform kernels, zero biases, batchnorm gamma=1, beta=0,
-    mean=0, var=1; fixed ``weights=`` literals from the source are used as written."""
+def _literal(w: Weight) -> np.ndarray | None:
+    if w.literal is None:
+        return None
+    return np.asarray(w.literal.values, np.float32).reshape(w.shape)
+
+
+def initial(rng: np.random.Generator, w: Weight) -> np.ndarray:
+    """The array ``init_weights`` gives ``w``: its literal, else its declared initializer."""
+    fixed = _literal(w)
+    if fixed is not None:
+        return fixed
+    if w.init.kind == "glorot":
+        return _glorot(rng, w)
+    return np.full(w.shape, w.init.value, np.float32)
+
+
+def probe(rng: np.random.Generator, w: Weight) -> np.ndarray:
+    """A probe array for ``w``: random in its declared range (Glorot for kernels), so that
+    no array is trivial (no zero bias, no identity batchnorm); literals stay as written."""
+    fixed = _literal(w)
+    if fixed is not None:
+        return fixed
+    if w.probe is None:
+        return _glorot(rng, w)
+    lo, hi = w.probe
+    return rng.uniform(lo, hi, size=w.shape).astype(np.float32)
+
+
+def _generate(
+    model: Model, seed: int, make: Callable[[np.random.Generator, Weight], np.ndarray]
+) -> Weights:
     rng = np.random.default_rng(seed)
     out: Weights = {}
     for node in model.nodes:
-        arrays: dict[str, np.ndarray] = {}
-        for w in node.weights:
-            if w.name == "kernel":
-                literal = node.layer.weights if isinstance(node.layer, Conv) else None
-                if literal is not None:
-                    arrays[w.name] = np.asarray(literal.values, np.float32).reshape(w.shape)
-                    continue
-                arrays[w.name] = _glorot(rng, w)
-            elif w.name in ("gamma", "moving_variance"):
-                arrays[w.name] = np.ones(w.shape, np.float32)
-            else:  # bias, beta, moving_mean
-                arrays[w.name] = np.zeros(w.shape, np.float32)
-        if arrays:
-            out[node.name] = arrays
+        if node.weights:
+            out[node.name] = {w.name: make(rng, w) for w in node.weights}
     return out
+
+
+def init_weights(model: Model, seed: int = 0) -> Weights:
+    """Deterministic initial weights, each as its declaration says (Glorot-uniform kernels,
+    zero biases, batchnorm gamma=1, beta=0, mean=0, var=1; ``weights=`` literals as
+    written)."""
+    return _generate(model, seed, initial)
+
+
+def probe_weights(model: Model, seed: int = 0) -> Weights:
+    """Deterministic weights in which every array is non-trivial (see :func:`probe`): what
+    ``verify`` and the agreement tests run, so that a conversion bug in a bias, a
+    batchnorm statistic or a per-channel vector cannot hide behind a zero or a one."""
+    return _generate(model, seed, probe)
 
 
 def save_weights(weights: Weights, path: str | os.PathLike[str]) -> None:

@@ -42,9 +42,7 @@ def test_verify_names_the_first_diverging_layer(capsys, monkeypatch) -> None:
 
     def forgetful(model, weights):
         with monkeypatch.context() as mp:
-            mp.setattr(
-                convert, "torch_feature_order", lambda m: dict.fromkeys(n.name for n in m.nodes)
-            )
+            mp.setattr(convert, "feature_order", lambda m: dict.fromkeys(n.name for n in m.nodes))
             return real(model, weights)
 
     monkeypatch.setattr(frameworks, "to_pytorch", forgetful)

@@ -8,6 +8,7 @@ operation. 1-D layers run as 2-D ones of height 1.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -237,6 +238,64 @@ def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return np.reciprocal(out, out=out)
 
 
+def _leaky_relu(y: np.ndarray, x: np.ndarray, alpha: float | None, approx: bool) -> np.ndarray:
+    neg = np.minimum(y, 0)
+    neg *= np.float32(alpha)
+    np.maximum(y, 0, out=y)
+    y += neg
+    return y
+
+
+def _elu(y: np.ndarray, x: np.ndarray, alpha: float | None, approx: bool) -> np.ndarray:
+    neg = np.minimum(y, 0)
+    np.expm1(neg, out=neg)
+    neg *= np.float32(alpha)
+    np.maximum(y, 0, out=y)
+    y += neg
+    return y
+
+
+def _silu(y: np.ndarray, x: np.ndarray, alpha: float | None, approx: bool) -> np.ndarray:
+    y *= sigmoid(x)
+    return y
+
+
+def _gelu(y: np.ndarray, x: np.ndarray, alpha: float | None, approx: bool) -> np.ndarray:
+    if approx:
+        inner = _SQRT_2_OVER_PI * (x + np.float32(0.044715) * x**3)
+        y *= np.float32(0.5) * (1.0 + np.tanh(inner))
+        return y
+    y *= np.float32(0.5) * (1.0 + erf(x * np.float32(1 / math.sqrt(2))))
+    return y
+
+
+def _softmax(y: np.ndarray, x: np.ndarray, alpha: float | None, approx: bool) -> np.ndarray:
+    """Over the last (channel) axis, the maximum subtracted first: no overflow."""
+    y -= y.max(axis=-1, keepdims=True)
+    np.exp(y, out=y)
+    y /= y.sum(axis=-1, keepdims=True)
+    return y
+
+
+ActivationFn = Callable[[np.ndarray, np.ndarray, "float | None", bool], np.ndarray]
+
+#: Every activation of the language by its exact formula (docs/language.md), computed
+#: into ``y`` (a buffer holding a copy of ``x``, or ``x`` itself when in place). A test
+#: fails when a name of ``cnndsl.layers.ACTIVATIONS`` is missing here.
+ACTIVATION_FNS: dict[str, ActivationFn] = {
+    "linear": lambda y, x, a, g: y,
+    "relu": lambda y, x, a, g: np.maximum(y, 0, out=y),
+    "relu6": lambda y, x, a, g: np.clip(y, 0, 6, out=y),
+    "leaky_relu": _leaky_relu,
+    "elu": _elu,
+    "gelu": _gelu,
+    "silu": _silu,
+    "sigmoid": lambda y, x, a, g: sigmoid(y, out=y),
+    "tanh": lambda y, x, a, g: np.tanh(y, out=y),
+    "softmax": _softmax,
+}
+
+
 def activation(
     x: np.ndarray,
     fn: str,
@@ -244,7 +303,7 @@ def activation(
     approximate: bool = False,
     inplace: bool = False,
 ) -> np.ndarray:
-    """Every activation by its exact formula (docs/language.md).
+    """Apply activation ``fn`` (:data:`ACTIVATION_FNS`).
 
     ``inplace`` reuses ``x``'s memory: the caller passes it for a buffer it just made
     (a conv or dense output), never for a tensor another layer may still read.
@@ -252,35 +311,4 @@ def activation(
     if fn == "linear":
         return x
     y = x if inplace else x.copy()
-    if fn == "relu":
-        return np.maximum(y, 0, out=y)
-    if fn == "relu6":
-        return np.clip(y, 0, 6, out=y)
-    if fn in ("leaky_relu", "elu"):
-        neg = np.minimum(y, 0)
-        if fn == "elu":
-            np.expm1(neg, out=neg)
-        neg *= np.float32(alpha)
-        np.maximum(y, 0, out=y)
-        y += neg
-        return y
-    if fn == "sigmoid":
-        return sigmoid(y, out=y)
-    if fn == "tanh":
-        return np.tanh(y, out=y)
-    if fn == "silu":
-        y *= sigmoid(x)
-        return y
-    if fn == "gelu":
-        if approximate:
-            inner = _SQRT_2_OVER_PI * (x + np.float32(0.044715) * x**3)
-            y *= np.float32(0.5) * (1.0 + np.tanh(inner))
-            return y
-        y *= np.float32(0.5) * (1.0 + erf(x * np.float32(1 / math.sqrt(2))))
-        return y
-    if fn == "softmax":  # over the last (channel) axis, the maximum subtracted first
-        y -= y.max(axis=-1, keepdims=True)
-        np.exp(y, out=y)
-        y /= y.sum(axis=-1, keepdims=True)
-        return y
-    raise ValueError(f"unknown activation {fn!r}")  # pragma: no cover - registry-checked
+    return ACTIVATION_FNS[fn](y, x, alpha, approximate)

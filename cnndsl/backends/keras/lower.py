@@ -1,0 +1,410 @@
+"""``KERAS``: each layer kind's whole lowering to Keras 3 — the layer calls it emits and
+where each canonical weight lands (layer name, position in ``get_weights()``).
+
+Keras is channels-last like the language, so shapes and most weight layouts carry
+over as they are. What needs care is spelled out: ``same`` is Keras' own
+(TensorFlow's split), ``full`` and explicit padding become a ZeroPadding layer (for
+convolution) or a small padded-pooling layer (max pads with -inf, average counts real
+elements only); leaky_relu's slope, elu's alpha and gelu's form are written out, and
+batchnorm's momentum is converted to Keras' convention (1 - ours). TensorFlow's
+depthwise kernel on the CPU takes equal strides only: a depthwise (or separable)
+layer with unequal strides becomes the grouped convolution it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ...ir import Model, Node
+from ...layers import (
+    Activation,
+    Add,
+    BatchNorm,
+    Concat,
+    Conv,
+    Deconv,
+    Dense,
+    Depthwise,
+    Dropout,
+    Flatten,
+    GlobalPool,
+    Input,
+    LayerNorm,
+    Pool,
+    Separable,
+    Upsample,
+    Windowed,
+    ZeroPad,
+    auto_pads,
+)
+from ..codegen import Call, Code, nested
+from ..params import SAME, Layout, Param
+from ..table import Table
+from .helpers import GELU_TANH, PADDED_POOLING
+
+#: activations Keras names with exactly the language's meaning and default parameters
+_EXACT = {"relu", "relu6", "sigmoid", "tanh", "softmax", "silu", "gelu", "elu"}
+
+
+@dataclass
+class Lowered:
+    """One node in Keras: the layers it becomes (applied in order) and the Keras home
+    of each of its canonical weights."""
+
+    calls: list[Call] = field(default_factory=list)
+    params: list[Param] = field(default_factory=list)
+
+
+class Ctx:
+    """Per-model state: helper code needed, and names for auxiliary layers."""
+
+    def __init__(self, model: Model):
+        self.model = model
+        self.helpers: dict[str, str] = {}
+        self.taken = {n.name for n in model.nodes}
+        self.fixed: dict[str, object] = {}  # layer -> kernel literal (Keras' layout is ours)
+
+    def aux(self, name: str, suffix: str) -> str:
+        cand, i = f"{name}_{suffix}", 1
+        while cand in self.taken:
+            i += 1
+            cand = f"{name}_{suffix}{i}"
+        self.taken.add(cand)
+        return cand
+
+
+KERAS: Table[[Node, Ctx], Lowered] = Table("keras")
+
+
+def params(node: Node, where: dict[str, tuple[str, int, Layout]]) -> list[Param]:
+    """One Param per weight the node has: canonical name -> (layer, index, layout)."""
+    return [Param(w.name, *where[w.name]) for w in node.weights]
+
+
+def _in_order(node: Node, layer: str) -> list[Param]:
+    """Weights that are one layer's get_weights() in the canonical order and layout."""
+    return [Param(w.name, layer, i, SAME) for i, w in enumerate(node.weights)]
+
+
+def _dim(rank: int) -> str:
+    return f"{rank}D"
+
+
+def _pads_arg(pads: tuple[tuple[int, int], ...]) -> object:
+    return pads[0] if len(pads) == 1 else pads
+
+
+def _named(fn: str) -> ActivationCode:
+    return lambda alpha, approx, name, ctx: Call.of("layers.Activation", fn, name=name)
+
+
+def _elu(alpha: float | None, approx: bool | None, name: str, ctx: Ctx) -> Call:
+    if alpha != 1.0:
+        return Call.of("layers.ELU", alpha=alpha, name=name)
+    return Call.of("layers.Activation", "elu", name=name)
+
+
+def _gelu(alpha: float | None, approx: bool | None, name: str, ctx: Ctx) -> Call:
+    if approx:
+        ctx.helpers["gelu_tanh"] = GELU_TANH
+        return Call.of("layers.Activation", Code("gelu_tanh"), name=name)
+    return Call.of("layers.Activation", "gelu", name=name)
+
+
+ActivationCode = Callable[["float | None", "bool | None", str, Ctx], Call]
+
+#: Each activation of the language as a Keras layer, its parameters written out; a test
+#: fails when a name of ``cnndsl.layers.ACTIVATIONS`` is missing.
+ACTIVATIONS: dict[str, ActivationCode] = {
+    **{fn: _named(fn) for fn in ("linear", "relu", "relu6", "silu", "sigmoid", "tanh")},
+    "softmax": _named("softmax"),  # over the last (channel) axis, as the language's
+    "leaky_relu": lambda alpha, approx, name, ctx: Call.of(
+        "layers.LeakyReLU", negative_slope=alpha, name=name
+    ),
+    "elu": _elu,
+    "gelu": _gelu,
+}
+
+
+def activation(fn: str, alpha: float | None, approximate: bool | None, name: str, ctx: Ctx) -> Call:
+    return ACTIVATIONS[fn](alpha, approximate, name, ctx)
+
+
+def _inline_act(fn: str, node: Node, ctx: Ctx) -> tuple[dict[str, object], list[Call]]:
+    """An inline activation as Keras' ``activation=`` when exact, else a layer after."""
+    if fn == "linear":
+        return {}, []
+    if fn in _EXACT:
+        return {"activation": fn}, []
+    bound = Activation(fn=fn).bind(())
+    return {}, [activation(fn, bound.alpha, bound.approximate, ctx.aux(node.name, "act"), ctx)]
+
+
+def _keras_mode(
+    layer: Windowed,
+    node: Node,
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+) -> str | None:
+    """'valid' or 'same' when the layer's resolved pads are exactly what Keras would pad
+    (an explicit `pad=1` on a 3x3 stride-1 conv is 'same'); None when Keras has no mode."""
+    pads = layer.pads()
+    if not any(a or b for a, b in pads):
+        return "valid"
+    if pads == auto_pads("same", node.input_shapes[0][:-1], kernel, stride, dilation):
+        return "same"
+    return None
+
+
+def _window_kw(
+    layer: Conv | Depthwise | Separable, node: Node, ctx: Ctx
+) -> tuple[list[Call], dict[str, object]]:
+    """Keras pads 'same' itself; other padding is a ZeroPadding layer first."""
+    r = len(layer.kernel)
+    calls: list[Call] = []
+    padding = _keras_mode(layer, node, layer.kernel, layer.stride, layer.dilation)
+    if padding is None:  # full or explicit: no Keras conv pads this way, so pad first
+        padding = "valid"
+        calls.append(
+            Call.of(
+                f"layers.ZeroPadding{_dim(r)}",
+                padding=_pads_arg(layer.pads()),
+                name=ctx.aux(node.name, "pad"),
+            )
+        )
+    kw: dict[str, object] = {}
+    if layer.stride != (1,) * r:
+        kw["strides"] = layer.stride
+    if padding != "valid":
+        kw["padding"] = padding
+    if layer.dilation != (1,) * r:
+        kw["dilation_rate"] = layer.dilation
+    return calls, kw
+
+
+def _kernel(layer: Conv | Depthwise | Separable | Deconv) -> object:
+    return layer.kernel[0] if len(layer.kernel) == 1 else layer.kernel
+
+
+def _use_bias(kw: dict[str, object], bias: bool) -> dict[str, object]:
+    return kw if bias else {**kw, "use_bias": False}
+
+
+@KERAS.register(Conv)
+def _conv(layer: Conv, node: Node, ctx: Ctx) -> Lowered:
+    calls, kw = _window_kw(layer, node, ctx)
+    if layer.groups != 1:
+        kw["groups"] = layer.groups
+    act_kw, after = _inline_act(layer.activation, node, ctx)
+    if layer.weights is not None:
+        t = layer.weights
+        ctx.fixed[node.name] = nested(t.values, t.shape, range(len(t.shape)))
+    r = len(layer.kernel)
+    conv = Call.of(
+        f"layers.Conv{_dim(r)}",
+        layer.filters,
+        _kernel(layer),
+        **_use_bias(kw, layer.bias),
+        **act_kw,
+        name=node.name,
+    )
+    return Lowered([*calls, conv, *after], _in_order(node, node.name))
+
+
+def _unequal_strides(layer: Depthwise | Separable) -> bool:
+    return len(set(layer.stride)) > 1
+
+
+@KERAS.register(Depthwise)
+def _depthwise(layer: Depthwise, node: Node, ctx: Ctx) -> Lowered:
+    """DepthwiseConv; its kernel is (k..., C, multiplier), ours (k..., 1, C * multiplier)."""
+    if _unequal_strides(layer):
+        return _conv(layer.as_conv(node.input_shapes[0][-1]), node, ctx)
+    calls, kw = _window_kw(layer, node, ctx)
+    if layer.multiplier != 1:
+        kw["depth_multiplier"] = layer.multiplier
+    act_kw, after = _inline_act(layer.activation, node, ctx)
+    r = len(layer.kernel)
+    dw = Call.of(
+        f"layers.DepthwiseConv{_dim(r)}",
+        _kernel(layer),
+        **_use_bias(kw, layer.bias),
+        **act_kw,
+        name=node.name,
+    )
+    c = node.input_shapes[0][-1]
+    kernel = Layout(shape=(*layer.kernel, c, layer.multiplier))
+    where = {"kernel": (node.name, 0, kernel), "bias": (node.name, 1, SAME)}
+    return Lowered([*calls, dw, *after], params(node, where))
+
+
+@KERAS.register(Separable)
+def _separable(layer: Separable, node: Node, ctx: Ctx) -> Lowered:
+    c = node.input_shapes[0][-1]
+    if _unequal_strides(layer):
+        return _separable_grouped(layer, node, ctx)
+    calls, kw = _window_kw(layer, node, ctx)
+    if layer.multiplier != 1:
+        kw["depth_multiplier"] = layer.multiplier
+    act_kw, after = _inline_act(layer.activation, node, ctx)
+    r = len(layer.kernel)
+    sep = Call.of(
+        f"layers.SeparableConv{_dim(r)}",
+        layer.filters,
+        _kernel(layer),
+        **_use_bias(kw, layer.bias),
+        **act_kw,
+        name=node.name,
+    )
+    depthwise = Layout(shape=(*layer.kernel, c, layer.multiplier))
+    where = {"depthwise_kernel": (node.name, 0, depthwise)}
+    where |= {"pointwise_kernel": (node.name, 1, SAME), "bias": (node.name, 2, SAME)}
+    return Lowered([*calls, sep, *after], params(node, where))
+
+
+def _separable_grouped(layer: Separable, node: Node, ctx: Ctx) -> Lowered:
+    """Unequal strides: the grouped conv it is (no bias), then the 1x1 conv."""
+    dw_name = ctx.aux(node.name, "depthwise")
+    depthwise = layer.depthwise(node.input_shapes[0][-1])
+    calls, kw = _window_kw(depthwise, node, ctx)
+    r = len(layer.kernel)
+    grouped = Call.of(
+        f"layers.Conv{_dim(r)}",
+        depthwise.filters,
+        _kernel(layer),
+        **kw,
+        groups=depthwise.groups,
+        use_bias=False,
+        name=dw_name,
+    )
+    act_kw, after = _inline_act(layer.activation, node, ctx)
+    pointwise = Call.of(
+        f"layers.Conv{_dim(r)}", layer.filters, 1, **_use_bias(act_kw, layer.bias), name=node.name
+    )
+    where = {"depthwise_kernel": (dw_name, 0, SAME), "pointwise_kernel": (node.name, 0, SAME)}
+    where["bias"] = (node.name, 1, SAME)
+    return Lowered([*calls, grouped, pointwise, *after], params(node, where))
+
+
+@KERAS.register(Deconv)
+def _deconv(layer: Deconv, node: Node, ctx: Ctx) -> Lowered:
+    r = len(layer.kernel)
+    kw: dict[str, object] = {}
+    if layer.stride != (1,) * r:
+        kw["strides"] = layer.stride[0] if r == 1 else layer.stride
+    if layer.padding == "same":
+        kw["padding"] = "same"
+    act_kw, after = _inline_act(layer.activation, node, ctx)
+    call = Call.of(
+        f"layers.Conv{_dim(r)}Transpose",
+        layer.filters,
+        _kernel(layer),
+        **_use_bias(kw, layer.bias),
+        **act_kw,
+        name=node.name,
+    )
+    return Lowered([call, *after], _in_order(node, node.name))
+
+
+@KERAS.register(GlobalPool)
+def _globalpool(layer: GlobalPool, node: Node, ctx: Ctx) -> Lowered:
+    r = len(node.input_shapes[0]) - 1
+    kind = "Max" if layer.op == "max" else "Average"
+    return Lowered([Call.of(f"layers.Global{kind}Pooling{_dim(r)}", name=node.name)])
+
+
+@KERAS.register(Upsample)
+def _upsample(layer: Upsample, node: Node, ctx: Ctx) -> Lowered:
+    if len(layer.size) == 1:
+        return Lowered([Call.of("layers.UpSampling1D", layer.size[0], name=node.name)])
+    call = Call.of("layers.UpSampling2D", layer.size, interpolation=layer.mode, name=node.name)
+    return Lowered([call])
+
+
+@KERAS.register(Pool)
+def _pool(layer: Pool, node: Node, ctx: Ctx) -> Lowered:
+    assert layer.stride is not None  # bound
+    r = len(layer.size)
+    size = layer.size[0] if r == 1 else layer.size
+    stride = layer.stride[0] if r == 1 else layer.stride
+    mode = _keras_mode(layer, node, layer.size, layer.stride, (1,) * r)
+    if mode is not None:
+        cls = f"layers.{'Max' if layer.op == 'max' else 'Average'}Pooling{_dim(r)}"
+        kw: dict[str, object] = {}
+        if layer.stride != layer.size:
+            kw["strides"] = stride
+        if mode == "same":
+            kw["padding"] = "same"
+        return Lowered([Call.of(cls, size, **kw, name=node.name)])
+    ctx.helpers["PaddedPooling"] = PADDED_POOLING
+    call = Call.of(
+        "PaddedPooling", layer.op, layer.size, layer.stride, layer.pads(), name=node.name
+    )
+    return Lowered([call])
+
+
+@KERAS.register(Dense)
+def _dense(layer: Dense, node: Node, ctx: Ctx) -> Lowered:
+    act_kw, after = _inline_act(layer.activation, node, ctx)
+    kw = _use_bias({}, layer.bias)
+    call = Call.of("layers.Dense", layer.units, **kw, **act_kw, name=node.name)
+    return Lowered([call, *after], _in_order(node, node.name))
+
+
+@KERAS.register(BatchNorm)
+def _batchnorm(layer: BatchNorm, node: Node, ctx: Ctx) -> Lowered:
+    # Keras' momentum weighs the old value: 1 - the language's (rounded: 1 - 0.1 is 0.9)
+    call = Call.of(
+        "layers.BatchNormalization",
+        epsilon=layer.eps,
+        momentum=round(1.0 - layer.momentum, 12),
+        name=node.name,
+    )
+    return Lowered([call], _in_order(node, node.name))
+
+
+@KERAS.register(LayerNorm)
+def _layernorm(layer: LayerNorm, node: Node, ctx: Ctx) -> Lowered:
+    call = Call.of("layers.LayerNormalization", epsilon=layer.eps, name=node.name)
+    return Lowered([call], _in_order(node, node.name))
+
+
+@KERAS.register(ZeroPad)
+def _zeropad(layer: ZeroPad, node: Node, ctx: Ctx) -> Lowered:
+    pads = tuple(zip(layer.pad[0::2], layer.pad[1::2]))
+    call = Call.of(f"layers.ZeroPadding{_dim(len(pads))}", padding=_pads_arg(pads), name=node.name)
+    return Lowered([call])
+
+
+@KERAS.register(Activation)
+def _activation(layer: Activation, node: Node, ctx: Ctx) -> Lowered:
+    if layer.fn == "linear":
+        return Lowered([Call.of("layers.Identity", name=node.name)])
+    return Lowered([activation(layer.fn, layer.alpha, layer.approximate, node.name, ctx)])
+
+
+@KERAS.register(Input)
+def _input(layer: Input, node: Node, ctx: Ctx) -> Lowered:
+    return Lowered([Call.of("keras.Input", shape=node.shape, name=node.name)])
+
+
+@KERAS.register(Flatten)
+def _flatten(layer: Flatten, node: Node, ctx: Ctx) -> Lowered:
+    return Lowered([Call.of("layers.Flatten", name=node.name)])
+
+
+@KERAS.register(Dropout)
+def _dropout(layer: Dropout, node: Node, ctx: Ctx) -> Lowered:
+    return Lowered([Call.of("layers.Dropout", layer.rate, name=node.name)])
+
+
+@KERAS.register(Add)
+def _add(layer: Add, node: Node, ctx: Ctx) -> Lowered:
+    return Lowered([Call.of("layers.Add", name=node.name)])
+
+
+@KERAS.register(Concat)
+def _concat(layer: Concat, node: Node, ctx: Ctx) -> Lowered:
+    return Lowered([Call.of("layers.Concatenate", name=node.name)])

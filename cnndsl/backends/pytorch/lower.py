@@ -1,0 +1,362 @@
+"""``PYTORCH``: each layer kind's whole lowering to PyTorch — the modules it creates, the
+``forward`` steps, and where each canonical weight lands in the state_dict.
+
+The generated module is channels-first (NCHW), as PyTorch code is written. What the
+language means is kept exactly: symmetric padding uses the layers' own ``padding=``;
+TensorFlow's asymmetric ``same`` split becomes an explicit ``F.pad`` (extra row/column
+at the bottom/right); max pooling pads with -inf and average pooling leaves padding out
+of the count; activations are functional calls with their parameters spelled out.
+``torch.flatten`` flattens in NCHW order: the weight converter, not the generated code,
+reorders the rows of the dense layer that follows (see ``cnndsl.convert``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ...ir import Model, Node
+from ...layers import (
+    Activation,
+    Add,
+    BatchNorm,
+    Concat,
+    Conv,
+    Deconv,
+    Dense,
+    Depthwise,
+    Dropout,
+    Flatten,
+    GlobalPool,
+    Input,
+    LayerNorm,
+    Pool,
+    Separable,
+    Upsample,
+    ZeroPad,
+)
+from ..codegen import Call, Code, nested, py
+from ..params import SAME, Layout, Param, channels_first_kernel
+from ..table import Table
+
+X = Code("x")
+
+AVG_POOL_REAL_COUNT = '''\
+def avg_pool_real_count(pool: nn.Module, x: torch.Tensor, pad: tuple) -> torch.Tensor:
+    """Average pooling over zero padding, dividing by the real elements only."""
+    ones = torch.ones_like(x[:, :1])
+    return pool(F.pad(x, pad)) / pool(F.pad(ones, pad))'''
+
+
+@dataclass
+class Lowered:
+    """One node in PyTorch: modules for ``__init__``, steps for ``forward``, and the
+    state_dict entries of its canonical weights."""
+
+    modules: list[tuple[str, Call]] = field(default_factory=list)
+    steps: list[tuple[object, str | None]] = field(default_factory=list)  # (expr, comment)
+    params: list[Param] = field(default_factory=list)
+
+
+class Ctx:
+    """Per-model state while lowering: the variables holding the current node's inputs,
+    helper code the file needs, fixed kernels from the source."""
+
+    def __init__(self, model: Model):
+        self.model = model
+        self.ins: list[Code] = [X]
+        self.helpers: dict[str, str] = {}
+        self.functional = False
+        self.fixed: dict[str, object] = {}  # layer -> kernel literal, PyTorch layout
+
+    @property
+    def x(self) -> Code:
+        """The variable holding the node's (first) input."""
+        return self.ins[0]
+
+    def F(self, name: str, *args: object, **kwargs: object) -> Call:
+        self.functional = True
+        return Call.of(f"F.{name}", *args, **kwargs)
+
+
+PYTORCH: Table[[Node, Ctx], Lowered] = Table("pytorch")
+
+
+def params(node: Node, attr: str, where: dict[str, tuple[str, Layout]]) -> list[Param]:
+    """One Param per weight the node has: ``where`` maps canonical name -> (the module's
+    parameter name, layout). A weight missing from ``where`` is a KeyError, not a skip."""
+    return [Param(w.name, f"{attr}.{where[w.name][0]}", 0, where[w.name][1]) for w in node.weights]
+
+
+def _one(v: tuple[int, ...]) -> object:
+    """``(3,)`` reads as ``3`` in a 1-D layer."""
+    return v[0] if len(v) == 1 else v
+
+
+def _torch_pad(pads: tuple[tuple[int, int], ...]) -> tuple[int, ...]:
+    """F.pad lists the last axis first: (left, right, top, bottom)."""
+    return tuple(p for pair in reversed(pads) for p in pair)
+
+
+ActivationCode = Callable[[object, "float | None", "bool | None", Ctx], object]
+
+#: Each activation of the language as PyTorch code, its parameters written out; a test
+#: fails when a name of ``cnndsl.layers.ACTIVATIONS`` is missing.
+ACTIVATIONS: dict[str, ActivationCode] = {
+    "linear": lambda x, alpha, approx, ctx: x,
+    "relu": lambda x, alpha, approx, ctx: ctx.F("relu", x),
+    "relu6": lambda x, alpha, approx, ctx: ctx.F("relu6", x),
+    "leaky_relu": lambda x, alpha, approx, ctx: ctx.F("leaky_relu", x, negative_slope=alpha),
+    "elu": lambda x, alpha, approx, ctx: ctx.F("elu", x, alpha=alpha),
+    "gelu": lambda x, alpha, approx, ctx: ctx.F(
+        "gelu", x, approximate="tanh" if approx else "none"
+    ),
+    "silu": lambda x, alpha, approx, ctx: ctx.F("silu", x),
+    "sigmoid": lambda x, alpha, approx, ctx: Call.of("torch.sigmoid", x),
+    "tanh": lambda x, alpha, approx, ctx: Call.of("torch.tanh", x),
+    # over the channel axis in NCHW, the features of (N, F)
+    "softmax": lambda x, alpha, approx, ctx: ctx.F("softmax", x, dim=1),
+}
+
+
+def activation(
+    fn: str, alpha: float | None, approximate: bool | None, x: object, ctx: Ctx
+) -> object:
+    """The functional form of an activation, its parameters written out."""
+    return ACTIVATIONS[fn](x, alpha, approximate, ctx)
+
+
+def _inline(fn: str, x: object, ctx: Ctx) -> object:
+    bound = Activation(fn=fn).bind(())
+    return activation(fn, bound.alpha, bound.approximate, x, ctx)
+
+
+def _conv_weights(node: Node, attr: str) -> list[Param]:
+    r = len(node.input_shapes[0]) - 1
+    return params(
+        node, attr, {"kernel": ("weight", channels_first_kernel(r)), "bias": ("bias", SAME)}
+    )
+
+
+def _lower_conv(layer: Conv, node: Node, ctx: Ctx) -> Lowered:
+    cin = node.input_shapes[0][-1]
+    module, x, comment = _conv_parts(layer, cin, ctx)
+    if layer.weights is not None:  # canonical (k..., in, out) -> PyTorch (out, in, k...)
+        t = layer.weights
+        r = len(layer.kernel)
+        ctx.fixed[node.name] = nested(t.values, t.shape, (r + 1, r, *range(r)))
+    expr = _inline(layer.activation, Call.of(f"self.{node.name}", x), ctx)
+    return Lowered([(node.name, module)], [(expr, comment)], _conv_weights(node, node.name))
+
+
+@PYTORCH.register(Conv)
+def _conv(layer: Conv, node: Node, ctx: Ctx) -> Lowered:
+    return _lower_conv(layer, node, ctx)
+
+
+@PYTORCH.register(Depthwise)
+def _depthwise(layer: Depthwise, node: Node, ctx: Ctx) -> Lowered:
+    """The grouped conv it is (groups = input channels)."""
+    return _lower_conv(layer.as_conv(node.input_shapes[0][-1]), node, ctx)
+
+
+@PYTORCH.register(Separable)
+def _separable(layer: Separable, node: Node, ctx: Ctx) -> Lowered:
+    """nn.Sequential(depthwise conv without bias, 1x1 conv): state_dict keys .0 and .1."""
+    cin = node.input_shapes[0][-1]
+    depthwise = layer.depthwise(cin)  # the bound layer's resolved kernel, stride and pads
+    dw_module, x, comment = _conv_parts(depthwise, cin, ctx)
+    r = len(layer.kernel)
+    kw = {} if layer.bias else {"bias": False}
+    pointwise = Call.of(f"nn.Conv{r}d", depthwise.filters, layer.filters, kernel_size=1, **kw)
+    module = Call.of("nn.Sequential", dw_module, pointwise)
+    expr = _inline(layer.activation, Call.of(f"self.{node.name}", x), ctx)
+    k = channels_first_kernel(r)
+    where = {"depthwise_kernel": ("0.weight", k), "pointwise_kernel": ("1.weight", k)}
+    where["bias"] = ("1.bias", SAME)
+    return Lowered([(node.name, module)], [(expr, comment)], params(node, node.name, where))
+
+
+@PYTORCH.register(Deconv)
+def _deconv(layer: Deconv, node: Node, ctx: Ctx) -> Lowered:
+    """ConvTranspose with padding = where TensorFlow's output starts in the full scatter,
+    output_padding for the zero rows it adds at the end, a slice for a row it drops."""
+    shape = node.input_shapes[0]
+    r = len(layer.kernel)
+    starts, cut, extra = [], [], []
+    for n, k, s_, (start, length) in zip(
+        shape[:-1], layer.kernel, layer.stride, layer.crops((shape,))
+    ):
+        op = length - ((n - 1) * s_ + k) + 2 * start
+        starts.append(start)
+        extra.append(max(op, 0))
+        cut.append(-op if op < 0 else 0)
+    kw: dict[str, object] = {"kernel_size": _one(layer.kernel)}
+    if layer.stride != (1,) * r:
+        kw["stride"] = _one(layer.stride)
+    if any(starts):
+        kw["padding"] = _one(tuple(starts))
+    if any(extra):
+        kw["output_padding"] = _one(tuple(extra))
+    if not layer.bias:
+        kw["bias"] = False
+    module = Call.of(f"nn.ConvTranspose{r}d", shape[-1], layer.filters, **kw)
+    x: object = Call.of(f"self.{node.name}", ctx.x)
+    comment = None
+    if any(cut):
+        index = ", ".join([":", ":", *(f":-{c}" if c else ":" for c in cut)])
+        x = Code(f"{py(x)}[{index}]")
+        comment = "'same' as TensorFlow crops it: the extra row/column off the bottom/right"
+    steps = [(_inline(layer.activation, x, ctx), comment)]
+    # canonical (k..., out, in) -> ConvTranspose's (in, out, k...)
+    return Lowered([(node.name, module)], steps, _conv_weights(node, node.name))
+
+
+def _conv_parts(layer: Conv, cin: int, ctx: Ctx) -> tuple[Call, object, str | None]:
+    """The nn.ConvNd call, the (maybe padded) input expression and a comment."""
+    r = len(layer.kernel)
+    pads = layer.pads()
+    kw: dict[str, object] = {"kernel_size": _one(layer.kernel)}
+    if layer.stride != (1,) * r:
+        kw["stride"] = _one(layer.stride)
+    x: object = ctx.x
+    comment = None
+    if all(a == b for a, b in pads):
+        if any(a for a, _ in pads):
+            kw["padding"] = _one(tuple(a for a, _ in pads))
+    else:
+        x = ctx.F("pad", ctx.x, _torch_pad(pads))
+        if layer.padding == "same":
+            comment = "'same' as TensorFlow pads it: the extra row/column at the bottom/right"
+    if layer.dilation != (1,) * r:
+        kw["dilation"] = _one(layer.dilation)
+    if layer.groups != 1:
+        kw["groups"] = layer.groups
+    if not layer.bias:
+        kw["bias"] = False
+    return Call.of(f"nn.Conv{r}d", cin, layer.filters, **kw), x, comment
+
+
+@PYTORCH.register(Pool)
+def _pool(layer: Pool, node: Node, ctx: Ctx) -> Lowered:
+    assert layer.stride is not None  # bound
+    r = len(layer.size)
+    pads = layer.pads()
+    kw: dict[str, object] = {"kernel_size": _one(layer.size)}
+    if layer.stride != layer.size:
+        kw["stride"] = _one(layer.stride)
+    native = all(a == b and 2 * a <= k for (a, b), k in zip(pads, layer.size))
+    padded = any(a or b for a, b in pads)
+    cls = f"nn.{'Max' if layer.op == 'max' else 'Avg'}Pool{r}d"
+    call_self = Call.of(f"self.{node.name}", ctx.x)
+    if not padded or native:
+        if padded:
+            kw["padding"] = _one(tuple(a for a, _ in pads))
+            if layer.op == "avg":
+                kw["count_include_pad"] = False
+        return Lowered([(node.name, Call.of(cls, **kw))], [(call_self, None)])
+    pad = _torch_pad(pads)
+    if layer.op == "max":
+        expr = Call.of(f"self.{node.name}", ctx.F("pad", ctx.x, pad, value=float("-inf")))
+        return Lowered([(node.name, Call.of(cls, **kw))], [(expr, "max pooling pads with -inf")])
+    ctx.helpers["avg_pool_real_count"] = AVG_POOL_REAL_COUNT
+    ctx.functional = True
+    expr = Call.of("avg_pool_real_count", Code(f"self.{node.name}"), ctx.x, pad)
+    return Lowered([(node.name, Call.of(cls, **kw))], [(expr, None)])
+
+
+@PYTORCH.register(Input)
+def _input(layer: Input, node: Node, ctx: Ctx) -> Lowered:
+    return Lowered()
+
+
+@PYTORCH.register(Flatten)
+def _flatten(layer: Flatten, node: Node, ctx: Ctx) -> Lowered:
+    comment = None
+    if len(node.input_shapes[0]) > 1:
+        comment = "NCHW order; the weight converter reorders the next dense layer's rows"
+    return Lowered([], [(Call.of("torch.flatten", ctx.x, 1), comment)])
+
+
+@PYTORCH.register(Dense)
+def _dense(layer: Dense, node: Node, ctx: Ctx) -> Lowered:
+    kw = {} if layer.bias else {"bias": False}
+    module = Call.of("nn.Linear", node.input_shapes[0][0], layer.units, **kw)
+    expr = _inline(layer.activation, Call.of(f"self.{node.name}", ctx.x), ctx)
+    where = {"kernel": ("weight", channels_first_kernel(0)), "bias": ("bias", SAME)}
+    return Lowered([(node.name, module)], [(expr, None)], params(node, node.name, where))
+
+
+_NORM = {"gamma": ("weight", SAME), "beta": ("bias", SAME)}
+_NORM["moving_mean"] = ("running_mean", SAME)
+_NORM["moving_variance"] = ("running_var", SAME)
+
+
+@PYTORCH.register(BatchNorm)
+def _batchnorm(layer: BatchNorm, node: Node, ctx: Ctx) -> Lowered:
+    shape = node.input_shapes[0]
+    dim = "2d" if len(shape) == 3 else "1d"
+    module = Call.of(f"nn.BatchNorm{dim}", shape[-1], eps=layer.eps, momentum=layer.momentum)
+    steps: list[tuple[object, str | None]] = [(Call.of(f"self.{node.name}", ctx.x), None)]
+    return Lowered([(node.name, module)], steps, params(node, node.name, _NORM))
+
+
+@PYTORCH.register(LayerNorm)
+def _layernorm(layer: LayerNorm, node: Node, ctx: Ctx) -> Lowered:
+    """nn.LayerNorm normalises the last axis: move channels there and back."""
+    shape = node.input_shapes[0]
+    module = Call.of("nn.LayerNorm", shape[-1], eps=layer.eps)
+    weights = params(node, node.name, _NORM)
+    if len(shape) == 1:
+        return Lowered(
+            [(node.name, module)], [(Call.of(f"self.{node.name}", ctx.x), None)], weights
+        )
+    to_last = "(0, 2, 1)" if len(shape) == 2 else "(0, 2, 3, 1)"
+    back = "(0, 2, 1)" if len(shape) == 2 else "(0, 3, 1, 2)"
+    expr = Code(f"self.{node.name}({ctx.x.text}.permute{to_last}).permute{back}")
+    return Lowered([(node.name, module)], [(expr, "layer norm over the channels")], weights)
+
+
+@PYTORCH.register(ZeroPad)
+def _zeropad(layer: ZeroPad, node: Node, ctx: Ctx) -> Lowered:
+    pads = tuple(zip(layer.pad[0::2], layer.pad[1::2]))
+    return Lowered([], [(ctx.F("pad", ctx.x, _torch_pad(pads)), None)])
+
+
+@PYTORCH.register(Activation)
+def _activation(layer: Activation, node: Node, ctx: Ctx) -> Lowered:
+    expr = activation(layer.fn, layer.alpha, layer.approximate, ctx.x, ctx)
+    return Lowered([], [] if expr is ctx.x else [(expr, None)])
+
+
+@PYTORCH.register(GlobalPool)
+def _globalpool(layer: GlobalPool, node: Node, ctx: Ctx) -> Lowered:
+    dims = tuple(range(2, len(node.input_shapes[0]) + 1))
+    method = "amax" if layer.op == "max" else "mean"
+    dim = dims[0] if len(dims) == 1 else dims
+    return Lowered([], [(Call.of(f"{ctx.x.text}.{method}", dim=dim), f"global {layer.op} pool")])
+
+
+@PYTORCH.register(Upsample)
+def _upsample(layer: Upsample, node: Node, ctx: Ctx) -> Lowered:
+    kw: dict[str, object] = {"mode": layer.mode}
+    if layer.mode == "bilinear":
+        kw["align_corners"] = False  # half-pixel centres, as TensorFlow resizes
+    factor = layer.size[0] if len(layer.size) == 1 else tuple(float(f) for f in layer.size)
+    return Lowered([], [(ctx.F("interpolate", ctx.x, scale_factor=factor, **kw), None)])
+
+
+@PYTORCH.register(Add)
+def _add(layer: Add, node: Node, ctx: Ctx) -> Lowered:
+    return Lowered([], [(Code(" + ".join(v.text for v in ctx.ins)), None)])
+
+
+@PYTORCH.register(Concat)
+def _concat(layer: Concat, node: Node, ctx: Ctx) -> Lowered:
+    return Lowered([], [(Call.of("torch.cat", list(ctx.ins), dim=1), None)])
+
+
+@PYTORCH.register(Dropout)
+def _dropout(layer: Dropout, node: Node, ctx: Ctx) -> Lowered:
+    module = Call.of("nn.Dropout", p=layer.rate)
+    return Lowered([(node.name, module)], [(Call.of(f"self.{node.name}", ctx.x), None)])

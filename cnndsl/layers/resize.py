@@ -1,0 +1,65 @@
+"""Kinds that change the spatial size only: zero padding and upsampling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..options import ChoiceT, PadT, SizeT
+from .base import Layer, LayerError, Shape, evolve, opt, register
+from .rules import fit_rank, resolve_pad, spatial_rank
+
+
+@register("zeropad")
+@dataclass(frozen=True)
+class ZeroPad(Layer):
+    """Pads the spatial axes with zeros."""
+
+    KIND: ClassVar[str] = "zeropad"
+    EXAMPLE: ClassVar[str] = "zeropad 1"
+    SUMMARY: ClassVar[str] = "zero padding of the spatial axes"
+
+    pad: tuple[int, ...] = opt(
+        PadT(), doc="1, 1x2, (before, after) or (top, bottom, left, right)", positional=True
+    )
+
+    def bind(self, inputs: tuple[Shape, ...]) -> ZeroPad:
+        r = spatial_rank("zeropad", inputs[0])
+        pads = resolve_pad("zeropad", self.pad, r)
+        return evolve(self, pad=tuple(p for pair in pads for p in pair))
+
+    def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
+        (x,) = inputs
+        sizes = tuple(n + self.pad[2 * i] + self.pad[2 * i + 1] for i, n in enumerate(x[:-1]))
+        return (*sizes, x[-1])
+
+
+@register("upsample")
+@dataclass(frozen=True)
+class Upsample(Layer):
+    """Enlarges the spatial axes by whole factors."""
+
+    KIND: ClassVar[str] = "upsample"
+    EXAMPLE: ClassVar[str] = "upsample 2"
+    SUMMARY: ClassVar[str] = "enlarge the spatial axes: nearest or bilinear (half-pixel centres)"
+
+    size: tuple[int, ...] = opt(SizeT(), doc="factor per axis: 2 or 2x1", positional=True)
+    mode: str = opt(
+        ChoiceT(("nearest", "bilinear"), "upsampling"),
+        "nearest",
+        "nearest (repeat) or bilinear (half-pixel centres, like "
+        "TensorFlow and align_corners=False)",
+        positional=True,
+    )
+
+    def bind(self, inputs: tuple[Shape, ...]) -> Upsample:
+        r = spatial_rank("upsample", inputs[0])
+        if self.mode == "bilinear" and r != 2:
+            raise LayerError(
+                "bilinear upsampling needs an image (height x width x channels)", field="mode"
+            )
+        return evolve(self, size=fit_rank("upsample", "size", self.size, r))
+
+    def output_shape(self, inputs: tuple[Shape, ...]) -> Shape:
+        (x,) = inputs
+        return (*(n * f for n, f in zip(x[:-1], self.size)), x[-1])
