@@ -1,0 +1,85 @@
+"""``compile``: generate Keras 3 or PyTorch source code.
+
+The code generator (and jinja2) is imported when the command runs, and neither
+framework ever is: compiling works on a machine that has neither installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .. import parse
+from ..errors import CnnDslError
+from ..ir import Model
+from .common import EXIT_OK, EXIT_USAGE, Subparsers, cannot_write, read, report
+
+
+def add_parsers(sub: Subparsers) -> None:
+    co = sub.add_parser(
+        "compile",
+        help="generate Keras 3 or PyTorch source code",
+        description="Write the model as standalone Keras 3 or PyTorch source code, to stdout "
+        "or atomically to -o FILE. Never imports either framework.",
+        epilog="example: cnndsl compile examples/lenet5.cnn --target keras -o lenet5_keras.py",
+    )
+    co.add_argument("model", metavar="MODEL", nargs="?", help="model file ('-' reads stdin)")
+    co.add_argument("--target", "-t", choices=["keras", "pytorch"], help="what to generate")
+    co.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    co.add_argument("--list-targets", action="store_true", help="list the targets and exit")
+    co.set_defaults(func=cmd_compile)
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    """Generated code goes to stdout (pipeable); the one-line receipt for -o goes to stderr."""
+    from ..backends import TARGETS
+
+    if args.list_targets:
+        for name, (_, what) in TARGETS.items():
+            print(f"{name:<8} {what}")
+        return EXIT_OK
+    if args.model is None or args.target is None:
+        print("cnndsl compile: error: give MODEL and --target (or --list-targets)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        model, code = _generate(args.model, args.target)
+    except CnnDslError as err:
+        return report(err)
+    if args.output is None:
+        sys.stdout.write(code)
+        return EXIT_OK
+    try:
+        _write_atomic(args.output, code)
+    except OSError as exc:
+        return cannot_write(args.output, exc)
+    print(f"{args.output}: {TARGETS[args.target][1]} for {model.name}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _generate(path: str, target: str) -> tuple[Model, str]:
+    """Parse and emit; an error from the emitter gets the source text, to quote the line."""
+    from ..backends import emit
+
+    text = ""
+    try:
+        text, name = read(path)
+        model = parse(text, name)
+        return model, emit(model, target)
+    except CnnDslError as err:
+        if err.source is None:
+            err.source = text
+        raise
+
+
+def _write_atomic(path: str, text: str) -> None:
+    """Write beside the target, then rename: a reader never sees half a file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

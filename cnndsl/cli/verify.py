@@ -1,0 +1,167 @@
+"""``verify``: NumPy, Keras and PyTorch on the same weights and inputs must agree.
+
+The comparison itself is in cnndsl.verify; this module is its command line: the
+progress display, and the report as text or JSON. NumPy and the frameworks are
+imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .. import read_source
+from ..errors import CnnDslError
+from ..ir import Model
+from ..layers import fmt_shape
+from .common import (
+    EXIT_MODEL,
+    EXIT_OK,
+    EXIT_USAGE,
+    Subparsers,
+    model_and_weights,
+    report,
+    weights_source,
+)
+
+if TYPE_CHECKING:
+    from ..verify import Report
+    from ..weights import Weights
+
+
+def add_parsers(sub: Subparsers) -> None:
+    v = sub.add_parser(
+        "verify",
+        help="prove NumPy, Keras and PyTorch compute the same function",
+        description="Run the NumPy interpreter and the generated Keras and PyTorch code on "
+        "the same weights and random inputs; print max abs / max rel error per pair, PASS or "
+        "FAIL, and on a failure the first layer that diverges. Exit 1 on disagreement.",
+        epilog="example: cnndsl verify examples/lenet5.cnn --samples 8",
+    )
+    v.add_argument("model", metavar="MODEL", help="model file")
+    v.add_argument("--weights", "-w", metavar="W.npz", help="canonical weights (.npz)")
+    v.add_argument("--seed", type=int, default=0, help="seed for weights and inputs")
+    v.add_argument("--samples", type=int, default=4, help="random inputs (default 4)")
+    v.add_argument("--json", action="store_true", help="print JSON (cnndsl.verify/1)")
+    v.set_defaults(func=cmd_verify)
+
+
+class _Progress:
+    """A one-line progress display on a terminal, shown once a step takes over a second."""
+
+    def __init__(self, label: str) -> None:
+        import time
+
+        self.time: Callable[[], float] = time.monotonic
+        self.start = self.time()
+        self.label = label
+        self.shown = False
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, step: str) -> None:
+        if self.tty and (self.shown or self.time() - self.start > 1.0):
+            self.shown = True
+            sys.stderr.write(f"\r\033[K{self.label}: {step}...")
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Exit 1 when the backends disagree, so CI can gate on it."""
+    try:
+        model, weights = model_and_weights(args)
+    except CnnDslError as err:
+        return report(err)
+    if args.samples < 1:
+        print("cnndsl verify: error: --samples must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    result = _compare_backends(args, model, weights)
+    if args.json:
+        _print_verify_json(args, model, result)
+    else:
+        _print_verify_text(args, model, result)
+    return EXIT_OK if result.passed else EXIT_MODEL
+
+
+def _compare_backends(args: argparse.Namespace, model: Model, weights: Weights) -> Report:
+    """Random inputs from --seed, so a failure reproduces with the same command line."""
+    import numpy as np
+
+    from ..verify import verify
+
+    rng = np.random.default_rng(args.seed)
+    x = rng.standard_normal((args.samples, *model.input_shape)).astype(np.float32)
+    progress = _Progress(f"verify {model.name}")
+    try:
+        return verify(model, weights, x, progress)
+    finally:
+        progress.done()
+
+
+def _print_verify_json(args: argparse.Namespace, model: Model, result: Report) -> None:
+    from ..verify import ATOL, RTOL
+
+    doc = {
+        "schema": "cnndsl.verify/1",
+        "model": model.name,
+        "weights": weights_source(args),
+        "samples": args.samples,
+        "tolerance": {"rtol": RTOL, "atol": ATOL},
+        "compared": result.compared,
+        "missing": result.missing,
+        "pairs": [p.to_dict() for p in result.pairs],
+        "diverges_at": {
+            t: {"layer": n.name, "kind": n.keyword, "line": n.span.line}
+            for t, n in result.diverges_at.items()
+        },
+        "passed": result.passed,
+    }
+    print(json.dumps(doc, indent=2))
+
+
+def _print_verify_text(args: argparse.Namespace, model: Model, result: Report) -> None:
+    from ..verify import ATOL, RTOL
+
+    n = args.samples
+    print(
+        f"verify {model.filename}: {weights_source(args)}, {n} random input"
+        f"{'s' * (n > 1)} of {fmt_shape(model.input_shape)}"
+    )
+    for p in result.pairs:
+        verdict = "PASS" if p.passed else "FAIL"
+        print(
+            f"  {p.a:<7} vs {p.b:<7}  max abs {p.max_abs:.2e}  max rel {p.max_rel:.2e}  {verdict}"
+        )
+    for why in result.missing.values():
+        print(f"  skipped: {why}")
+    print(f"  tolerance: |a - b| <= {ATOL:g} * max(1, max|b|) + {RTOL:g} * |b|, element by element")
+    _print_divergences(args.model, model, result)
+    if len(result.compared) < 2:
+        print("nothing to compare: install a framework (pip install 'cnndsl[keras,torch]')")
+    print("PASS" if result.passed else "FAIL")
+
+
+def _print_divergences(path: str, model: Model, result: Report) -> None:
+    """Each failing framework's first bad layer, as a compiler error at its source line."""
+    lines = _source_lines(path)
+    for target, node in result.diverges_at.items():
+        print(
+            f"{model.filename}:{node.span.line}:{node.span.column}: error: {target} "
+            f"first diverges from numpy at layer '{node.name}' ({node.keyword})"
+        )
+        if 0 < node.span.line <= len(lines):
+            print(f" {node.span.line} | {lines[node.span.line - 1]}")
+
+
+def _source_lines(path: str) -> list[str]:
+    try:
+        return read_source(path).splitlines()
+    except CnnDslError:
+        return []
