@@ -90,7 +90,8 @@ def _to_framework(arr: np.ndarray, layout: Layout) -> np.ndarray:
 def _from_framework(arr: np.ndarray, layout: Layout, canonical: tuple[int, ...]) -> np.ndarray:
     if layout.perm is not None:
         transposed = tuple(canonical[p] for p in layout.perm)
-        return arr.reshape(transposed).transpose(np.argsort(layout.perm))
+        back: np.ndarray = arr.reshape(transposed).transpose(np.argsort(layout.perm))
+        return back
     return arr.reshape(canonical)
 
 

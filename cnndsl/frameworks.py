@@ -116,4 +116,5 @@ def run(target: str, model: Model, weights: Weights, x: np.ndarray) -> np.ndarra
         return np.moveaxis(y, 1, -1)
     order = feature_order(model)[model.outputs[-1]]
     # a model that ends on flattened features gives them in PyTorch's (C, H, W) order
-    return y if order is None else y[:, np.argsort(order)]
+    out: np.ndarray = y if order is None else y[:, np.argsort(order)]
+    return out

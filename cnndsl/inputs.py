@@ -65,7 +65,8 @@ def _from_npy(path: str, model: Model) -> np.ndarray:
         )
     if arr.shape[0] == 0:
         raise _fail(path, "the batch is empty")
-    return arr.astype(np.float32)
+    out: np.ndarray = arr.astype(np.float32)
+    return out
 
 
 def _from_image(path: str, model: Model) -> tuple[np.ndarray, list[str]]:

@@ -101,7 +101,7 @@ class IntT(OptType):
             raise self.fail(v)
         if v.value < self.min:
             raise OptionError(f"must be {self.what}, found {v.value}", None, v)
-        return v.value
+        return int(v.value)
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,7 @@ class ChoiceT(OptType):
         if v.kind != "name" or v.value not in self.choices:
             hint = did_you_mean(str(v.value), self.choices) if v.kind == "name" else None
             raise OptionError(f"unknown {self.noun} '{v.text()}'; expected {self.what}", hint, v)
-        return v.value
+        return str(v.value)
 
 
 class BoolT(OptType):
@@ -183,7 +183,7 @@ class BoolT(OptType):
 
     def convert(self, v: Value) -> bool:
         if v.kind == "name" and v.value in ("true", "false"):
-            return v.value == "true"
+            return bool(v.value == "true")
         raise self.fail(v)
 
 

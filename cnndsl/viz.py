@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,7 @@ MIN_TILE = 128  # pixels: small maps are enlarged (nearest neighbour) to at leas
 GAP, LABEL_H, TITLE_H = 4, 12, 18
 
 
-def _require_pillow():
+def _require_pillow() -> tuple[Any, Any, Any]:
     try:
         from PIL import Image, ImageDraw, ImageFont
     except ImportError:

@@ -66,123 +66,192 @@ def _window(draw, sizes: list[int], pool: bool):
     return opts, out
 
 
+class State:
+    """The tensor while a model is drawn: spatial sizes and channels, channels last."""
+
+    def __init__(self, sizes: list[int], c: int) -> None:
+        self.sizes, self.c = sizes, c
+
+    @property
+    def r(self) -> int:
+        return len(self.sizes)
+
+
+def _conv(draw, t: State) -> str:
+    groups = draw(st.sampled_from([g for g in (1, 2, 3) if t.c % g == 0]))
+    filters = groups * draw(st.integers(1, 3))
+    opts, t.sizes = draw(_window(t.sizes, pool=False))
+    act, bias = draw(st.sampled_from(ACTS)), draw(st.booleans())
+    t.c = filters
+    return f"conv {filters} {opts} {act} groups={groups} bias={'true' if bias else 'false'}"
+
+
+def _pool(draw, t: State) -> str:
+    op = draw(st.sampled_from(["max", "avg"]))
+    opts, t.sizes = draw(_window(t.sizes, pool=True))
+    return f"pool {op} {opts}"
+
+
+def _batchnorm(draw, t: State) -> str:
+    return f"batchnorm eps={draw(st.sampled_from(['1e-5', '0.001', '0.1']))}"
+
+
+def _activation(draw, t: State) -> str:
+    fn = draw(st.sampled_from(ACTS))
+    extra = ""
+    if fn in ("leaky_relu", "elu") and draw(st.booleans()):
+        extra = f" alpha={draw(st.sampled_from(['0.1', '0.3', '2.0']))}"
+    if fn == "gelu" and draw(st.booleans()):
+        extra = " approximate=true"
+    return f"{fn}{extra}"
+
+
+def _separable(draw, t: State) -> str:
+    f = draw(st.integers(1, 4))
+    opts, t.sizes = draw(_window(t.sizes, pool=False))
+    m = draw(st.integers(1, 2))
+    t.c = f
+    return (
+        f"separable {f} {opts} multiplier={m} {draw(st.sampled_from(ACTS))} "
+        f"bias={'true' if draw(st.booleans()) else 'false'}"
+    )
+
+
+def _deconv(draw, t: State) -> str:
+    f = draw(st.integers(1, 4))
+    k = [draw(st.integers(1, 4)) for _ in range(t.r)]
+    s_ = [draw(st.integers(1, 3)) for _ in range(t.r)]
+    same = draw(st.booleans())
+    x = "x".join
+    t.sizes = [n * si + (0 if same else max(ki - si, 0)) for n, ki, si in zip(t.sizes, k, s_)]
+    t.c = f
+    return (
+        f"deconv {f} {x(map(str, k))} stride={x(map(str, s_))} "
+        f"{'same' if same else 'valid'} {draw(st.sampled_from(ACTS))}"
+    )
+
+
+def _layernorm(draw, t: State) -> str:
+    # eps >= 1e-3: a near-constant position (C = 1 or 2 channels after sigmoids) makes
+    # float32 rounding grow by 1/sqrt(var + eps), up to 300x at eps=1e-5 (measured:
+    # 2e-5 between NumPy and PyTorch); that is float32's limit, not a disagreement
+    return f"layernorm eps={draw(st.sampled_from(['0.001', '0.01']))}"
+
+
+def _depthwise(draw, t: State) -> str:
+    m = draw(st.integers(1, 2))
+    opts, t.sizes = draw(_window(t.sizes, pool=False))
+    t.c *= m
+    return f"depthwise {opts} multiplier={m} {draw(st.sampled_from(ACTS))}"
+
+
+def _upsample(draw, t: State) -> str:
+    f = [draw(st.integers(1, 2)) for _ in range(t.r)]
+    mode = draw(st.sampled_from(["nearest", "bilinear"])) if t.r == 2 else "nearest"
+    t.sizes = [n * fi for n, fi in zip(t.sizes, f)]
+    return f"upsample {'x'.join(map(str, f))} {mode}"
+
+
+def _residual(draw, t: State) -> str:
+    """Residual blocks, drawn for `add`: a body that keeps the shape (stride 1, 'same'),
+    or one with stride s and new channels, projected alike."""
+    if draw(st.booleans()):
+        k, act = draw(st.integers(1, 3)), draw(st.sampled_from(ACTS))
+        return f"residual {{ conv {t.c} {k} same {act}; batchnorm }}"
+    s_, f = draw(st.integers(1, 2)), draw(st.integers(1, 4))
+    t.sizes, t.c = [_ceil_div(n, s_) for n in t.sizes], f
+    return (
+        f"residual {{ conv {f} 3 same stride={s_}; batchnorm\n"
+        f"  shortcut {{ conv {f} 1 stride={s_} }} }}"
+    )
+
+
+def _concat(draw, t: State) -> str:
+    """Branches that keep the size; one may be the input itself."""
+    branches, total = [], 0
+    for _ in range(draw(st.integers(2, 3))):
+        which = draw(st.sampled_from(["empty", "conv", "pool"]))
+        if which == "empty":
+            branches.append("branch { }")
+            total += t.c
+        elif which == "conv":
+            f = draw(st.integers(1, 4))
+            branches.append(f"branch {{ conv {f} {draw(st.integers(1, 3))} same relu }}")
+            total += f
+        else:
+            branches.append("branch { pool max 3 stride=1 same }")
+            total += t.c
+    t.c = total
+    return "concat { " + " ".join(branches) + " }"
+
+
+def _dropout(draw, t: State) -> str:
+    return f"dropout {draw(st.sampled_from(['0', '0.25', '0.5']))}"
+
+
+def _zeropad(draw, t: State) -> str:
+    pads = [draw(st.integers(0, 2)) for _ in range(2 * t.r)]
+    t.sizes = [n + pads[2 * i] + pads[2 * i + 1] for i, n in enumerate(t.sizes)]
+    return f"zeropad ({','.join(map(str, pads))})"
+
+
+def _flatten(draw, t: State) -> str:
+    return "flatten"
+
+
+def _dense(draw, t: State) -> str:
+    return f"dense {draw(st.integers(1, 5))} {draw(st.sampled_from(ACTS))}"
+
+
+def _globalpool(draw, t: State) -> str:
+    return f"globalpool {draw(st.sampled_from(['avg', 'max']))}"
+
+
+#: A drawer for every kind of the registry, by KIND (tests/test_design.py fails when one
+#: is missing). ``BODY`` kinds keep a sequence or image a sequence or image and may come
+#: anywhere; the others end the model (``HEAD``) or start it.
+DRAWERS = {
+    "input": None,  # drawn by linear_models itself
+    "conv": _conv,
+    "pool": _pool,
+    "batchnorm": _batchnorm,
+    "activation": _activation,
+    "dropout": _dropout,
+    "zeropad": _zeropad,
+    "depthwise": _depthwise,
+    "upsample": _upsample,
+    "separable": _separable,
+    "layernorm": _layernorm,
+    "deconv": _deconv,
+    "add": _residual,
+    "concat": _concat,
+    "flatten": _flatten,
+    "dense": _dense,
+    "globalpool": _globalpool,
+}
+HEAD = {"flatten", "dense", "globalpool"}
+GRAPH = {"add", "concat"}
+
+
 @st.composite
 def linear_models(draw, max_layers: int = 6, head: bool = True, graphs: bool = False) -> str:
     """A valid model's source: 1-D or 2-D input, any layer kind and option; with ``graphs``,
     residual blocks (with and without projection) and concatenated branches too."""
     r = draw(st.sampled_from([1, 2]))
-    sizes = [draw(st.integers(3, 10)) for _ in range(r)]
-    c = draw(st.integers(1, 4))
-    lines = [f"input {'x'.join(map(str, [*sizes, c]))}"]
-    kinds = ["conv", "conv", "pool", "batchnorm", "act", "dropout", "zeropad"]
-    kinds += ["depthwise", "upsample", "separable", "layernorm", "deconv"]
-    if graphs:
-        kinds += ["residual", "residual_proj", "concat"]
+    t = State([draw(st.integers(3, 10)) for _ in range(r)], draw(st.integers(1, 4)))
+    lines = [f"input {'x'.join(map(str, [*t.sizes, t.c]))}"]
+    body = [k for k in DRAWERS if k != "input" and k not in HEAD and (graphs or k not in GRAPH)]
+    body += ["conv"]  # the workhorse, drawn twice as often
     for _ in range(draw(st.integers(1, max_layers))):
-        kind = draw(st.sampled_from(kinds))
-        if kind == "conv":
-            groups = draw(st.sampled_from([g for g in (1, 2, 3) if c % g == 0]))
-            filters = groups * draw(st.integers(1, 3))
-            opts, sizes = draw(_window(sizes, pool=False))
-            act = draw(st.sampled_from(ACTS))
-            bias = draw(st.booleans())
-            lines.append(
-                f"conv {filters} {opts} {act} groups={groups} bias={'true' if bias else 'false'}"
-            )
-            c = filters
-        elif kind == "pool":
-            op = draw(st.sampled_from(["max", "avg"]))
-            opts, sizes = draw(_window(sizes, pool=True))
-            lines.append(f"pool {op} {opts}")
-        elif kind == "batchnorm":
-            lines.append(f"batchnorm eps={draw(st.sampled_from(['1e-5', '0.001', '0.1']))}")
-        elif kind == "act":
-            fn = draw(st.sampled_from(ACTS))
-            extra = ""
-            if fn in ("leaky_relu", "elu") and draw(st.booleans()):
-                extra = f" alpha={draw(st.sampled_from(['0.1', '0.3', '2.0']))}"
-            if fn == "gelu" and draw(st.booleans()):
-                extra = " approximate=true"
-            lines.append(f"{fn}{extra}")
-        elif kind == "separable":
-            f = draw(st.integers(1, 4))
-            opts, sizes = draw(_window(sizes, pool=False))
-            m = draw(st.integers(1, 2))
-            lines.append(
-                f"separable {f} {opts} multiplier={m} {draw(st.sampled_from(ACTS))} "
-                f"bias={'true' if draw(st.booleans()) else 'false'}"
-            )
-            c = f
-        elif kind == "deconv":
-            f = draw(st.integers(1, 4))
-            k = [draw(st.integers(1, 4)) for _ in range(r)]
-            s_ = [draw(st.integers(1, 3)) for _ in range(r)]
-            same = draw(st.booleans())
-            x = "x".join
-            lines.append(
-                f"deconv {f} {x(map(str, k))} stride={x(map(str, s_))} "
-                f"{'same' if same else 'valid'} {draw(st.sampled_from(ACTS))}"
-            )
-            sizes = [n * si + (0 if same else max(ki - si, 0)) for n, ki, si in zip(sizes, k, s_)]
-            c = f
-        elif kind == "layernorm":
-            # eps >= 1e-3: a near-constant position (C = 1 or 2 channels after sigmoids) makes
-            # float32 rounding grow by 1/sqrt(var + eps), up to 300x at eps=1e-5 (measured:
-            # 2e-5 between NumPy and PyTorch); that is float32's limit, not a disagreement
-            lines.append(f"layernorm eps={draw(st.sampled_from(['0.001', '0.01']))}")
-        elif kind == "depthwise":
-            m = draw(st.integers(1, 2))
-            opts, sizes = draw(_window(sizes, pool=False))
-            lines.append(f"depthwise {opts} multiplier={m} {draw(st.sampled_from(ACTS))}")
-            c *= m
-        elif kind == "upsample":
-            f = [draw(st.integers(1, 2)) for _ in range(r)]
-            mode = draw(st.sampled_from(["nearest", "bilinear"])) if r == 2 else "nearest"
-            lines.append(f"upsample {'x'.join(map(str, f))} {mode}")
-            sizes = [n * fi for n, fi in zip(sizes, f)]
-        elif kind == "residual":  # a body that keeps the shape: stride 1, 'same'
-            k = draw(st.integers(1, 3))
-            act = draw(st.sampled_from(ACTS))
-            lines.append(f"residual {{ conv {c} {k} same {act}; batchnorm }}")
-        elif kind == "residual_proj":  # stride s and new channels, projected alike
-            s_ = draw(st.integers(1, 2))
-            f = draw(st.integers(1, 4))
-            lines.append(
-                f"residual {{ conv {f} 3 same stride={s_}; batchnorm\n"
-                f"  shortcut {{ conv {f} 1 stride={s_} }} }}"
-            )
-            sizes, c = [_ceil_div(n, s_) for n in sizes], f
-        elif kind == "concat":  # branches that keep the size; one may be the input itself
-            branches, total = [], 0
-            for _ in range(draw(st.integers(2, 3))):
-                which = draw(st.sampled_from(["empty", "conv", "pool"]))
-                if which == "empty":
-                    branches.append("branch { }")
-                    total += c
-                elif which == "conv":
-                    f = draw(st.integers(1, 4))
-                    branches.append(f"branch {{ conv {f} {draw(st.integers(1, 3))} same relu }}")
-                    total += f
-                else:
-                    branches.append("branch { pool max 3 stride=1 same }")
-                    total += c
-            lines.append("concat { " + " ".join(branches) + " }")
-            c = total
-        elif kind == "dropout":
-            lines.append(f"dropout {draw(st.sampled_from(['0', '0.25', '0.5']))}")
-        else:
-            pads = [draw(st.integers(0, 2)) for _ in range(2 * r)]
-            lines.append(f"zeropad ({','.join(map(str, pads))})")
-            sizes = [n + pads[2 * i] + pads[2 * i + 1] for i, n in enumerate(sizes)]
+        lines.append(DRAWERS[draw(st.sampled_from(body))](draw, t))
     if head and graphs and draw(st.integers(0, 3)) == 0:
-        lines.append(f"globalpool {draw(st.sampled_from(['avg', 'max']))}")
-        lines.append(f"dense {draw(st.integers(1, 5))} {draw(st.sampled_from(ACTS))}")
+        lines += [_globalpool(draw, t), _dense(draw, t)]
     elif head and draw(st.booleans()):
-        lines.append("flatten")
+        lines.append(_flatten(draw, t))
         if draw(st.booleans()):
-            lines.append("batchnorm")
+            lines.append(_batchnorm(draw, t))
         if draw(st.integers(0, 3)):  # sometimes the model ends on the flattened features
-            lines.append(f"dense {draw(st.integers(1, 5))} {draw(st.sampled_from(ACTS))}")
+            lines.append(_dense(draw, t))
     return "\n".join(lines) + "\n"
 
 

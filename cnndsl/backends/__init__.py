@@ -20,4 +20,5 @@ TARGETS = {
 def emit(model: Model, target: str) -> str:
     """Source code of ``model`` for ``target`` (a key of TARGETS)."""
     module = importlib.import_module(TARGETS[target][0])
-    return module.emit(model)
+    code: str = module.emit(model)
+    return code

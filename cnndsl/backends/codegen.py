@@ -148,7 +148,8 @@ def nested(values: Sequence[float], shape: Sequence[int], perm: Sequence[int]) -
             return int(v) if float(v).is_integer() else v
         return [build(axis + 1, offset + i * out_strides[axis]) for i in range(out_shape[axis])]
 
-    return build(0, 0)
+    out: list[Any] = build(0, 0)
+    return out
 
 
 def is_linear(model: Model) -> bool:

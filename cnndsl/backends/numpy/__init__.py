@@ -98,7 +98,8 @@ def _dense(layer: Dense, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
 def _batchnorm(layer: BatchNorm, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     scale = w["gamma"] / np.sqrt(w["moving_variance"] + np.float32(layer.eps))
     shift = w["beta"] - w["moving_mean"] * scale
-    return (xs[0] * scale + shift).astype(np.float32)
+    y: np.ndarray = (xs[0] * scale + shift).astype(np.float32)
+    return y
 
 
 @KERNELS.register(LayerNorm)
@@ -108,13 +109,13 @@ def _layernorm(layer: LayerNorm, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     x = xs[0].astype(np.float64)
     mean = x.mean(axis=-1, keepdims=True)
     var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)  # biased, as both frameworks
-    y = (x - mean) / np.sqrt(var + layer.eps) * w["gamma"] + w["beta"]
+    y: np.ndarray = (x - mean) / np.sqrt(var + layer.eps) * w["gamma"] + w["beta"]
     return y.astype(np.float32)
 
 
 @KERNELS.register(Add)
 def _add(layer: Add, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
-    out = xs[0] + xs[1]
+    out: np.ndarray = xs[0] + xs[1]
     for x in xs[2:]:
         out += x
     return out
@@ -135,8 +136,10 @@ def _pool(layer: Pool, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
 def _globalpool(layer: GlobalPool, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     axes = tuple(range(1, xs[0].ndim - 1))
     if layer.op == "max":
-        return xs[0].max(axis=axes)
-    return xs[0].mean(axis=axes, dtype=np.float32)
+        y: np.ndarray = xs[0].max(axis=axes)
+        return y
+    mean: np.ndarray = xs[0].mean(axis=axes, dtype=np.float32)
+    return mean
 
 
 @KERNELS.register(Flatten)

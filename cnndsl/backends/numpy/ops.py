@@ -28,7 +28,9 @@ def pad_spatial(x: np.ndarray, pads: Pads, value: float = 0.0) -> np.ndarray:
     return out
 
 
-def _as_2d(x: np.ndarray, pads: Pads, *sizes: tuple[int, ...]):
+def _as_2d(
+    x: np.ndarray, pads: Pads, *sizes: tuple[int, ...]
+) -> tuple[np.ndarray, Pads, tuple[tuple[int, ...], ...]]:
     """Lift a 1-D layer (N, L, C) to 2-D (N, 1, L, C); sizes and pads gain a leading 1."""
     if x.ndim == 4:
         return x, pads, sizes
@@ -174,7 +176,15 @@ def pool(
     return out[:, 0] if one_d else out
 
 
-def _window_counts(h, w, pads, size, stride, oh, ow) -> np.ndarray:
+def _window_counts(
+    h: int,
+    w: int,
+    pads: Pads,
+    size: tuple[int, ...],
+    stride: tuple[int, ...],
+    oh: int,
+    ow: int,
+) -> np.ndarray:
     """How many real (unpadded) elements each pooling window covers, (OH, OW)."""
 
     def axis(n: int, before: int, k: int, s: int, o: int) -> np.ndarray:
@@ -225,7 +235,8 @@ def erf(x: np.ndarray) -> np.ndarray:
         0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
     )
     y = 1.0 - poly * np.exp(-z * z)
-    return np.copysign(y, x).astype(x.dtype)
+    out: np.ndarray = np.copysign(y, x).astype(x.dtype)
+    return out
 
 
 def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -235,7 +246,8 @@ def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     with np.errstate(over="ignore"):
         np.exp(out, out=out)
     out += 1
-    return np.reciprocal(out, out=out)
+    result: np.ndarray = np.reciprocal(out, out=out)
+    return result
 
 
 def _leaky_relu(y: np.ndarray, x: np.ndarray, alpha: float | None, approx: bool) -> np.ndarray:
