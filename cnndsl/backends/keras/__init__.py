@@ -20,6 +20,7 @@ from ..codegen import (
     variables,
 )
 from ..params import Param
+from . import conv as _conv  # noqa: F401  (registers the convolution kinds)
 from .lower import ACTIVATIONS, KERAS, Ctx, Lowered
 
 __all__ = ["ACTIVATIONS", "FILE_NAMES", "KERAS", "emit", "weight_map"]

@@ -22,23 +22,19 @@ from ...layers import (
     Add,
     BatchNorm,
     Concat,
-    Conv,
-    Deconv,
     Dense,
-    Depthwise,
     Dropout,
     Flatten,
     GlobalPool,
     Input,
     LayerNorm,
     Pool,
-    Separable,
     Upsample,
     Windowed,
     ZeroPad,
     auto_pads,
 )
-from ..codegen import Call, Code, nested
+from ..codegen import Call, Code
 from ..params import SAME, Layout, Param
 from ..table import Table
 from .helpers import GELU_TANH, PADDED_POOLING
@@ -82,16 +78,16 @@ def params(node: Node, where: dict[str, tuple[str, int, Layout]]) -> list[Param]
     return [Param(w.name, *where[w.name]) for w in node.weights]
 
 
-def _in_order(node: Node, layer: str) -> list[Param]:
+def in_order(node: Node, layer: str) -> list[Param]:
     """Weights that are one layer's get_weights() in the canonical order and layout."""
     return [Param(w.name, layer, i, SAME) for i, w in enumerate(node.weights)]
 
 
-def _dim(rank: int) -> str:
+def dim(rank: int) -> str:
     return f"{rank}D"
 
 
-def _pads_arg(pads: tuple[tuple[int, int], ...]) -> object:
+def pads_arg(pads: tuple[tuple[int, int], ...]) -> object:
     return pads[0] if len(pads) == 1 else pads
 
 
@@ -131,7 +127,7 @@ def activation(fn: str, alpha: float | None, approximate: bool | None, name: str
     return ACTIVATIONS[fn](alpha, approximate, name, ctx)
 
 
-def _inline_act(fn: str, node: Node, ctx: Ctx) -> tuple[dict[str, object], list[Call]]:
+def inline_act(fn: str, node: Node, ctx: Ctx) -> tuple[dict[str, object], list[Call]]:
     """An inline activation as Keras' ``activation=`` when exact, else a layer after."""
     if fn == "linear":
         return {}, []
@@ -141,7 +137,7 @@ def _inline_act(fn: str, node: Node, ctx: Ctx) -> tuple[dict[str, object], list[
     return {}, [activation(fn, bound.alpha, bound.approximate, ctx.aux(node.name, "act"), ctx)]
 
 
-def _keras_mode(
+def keras_mode(
     layer: Windowed,
     node: Node,
     kernel: tuple[int, ...],
@@ -158,161 +154,15 @@ def _keras_mode(
     return None
 
 
-def _window_kw(
-    layer: Conv | Depthwise | Separable, node: Node, ctx: Ctx
-) -> tuple[list[Call], dict[str, object]]:
-    """Keras pads 'same' itself; other padding is a ZeroPadding layer first."""
-    r = len(layer.kernel)
-    calls: list[Call] = []
-    padding = _keras_mode(layer, node, layer.kernel, layer.stride, layer.dilation)
-    if padding is None:  # full or explicit: no Keras conv pads this way, so pad first
-        padding = "valid"
-        calls.append(
-            Call.of(
-                f"layers.ZeroPadding{_dim(r)}",
-                padding=_pads_arg(layer.pads()),
-                name=ctx.aux(node.name, "pad"),
-            )
-        )
-    kw: dict[str, object] = {}
-    if layer.stride != (1,) * r:
-        kw["strides"] = layer.stride
-    if padding != "valid":
-        kw["padding"] = padding
-    if layer.dilation != (1,) * r:
-        kw["dilation_rate"] = layer.dilation
-    return calls, kw
-
-
-def _kernel(layer: Conv | Depthwise | Separable | Deconv) -> object:
-    return layer.kernel[0] if len(layer.kernel) == 1 else layer.kernel
-
-
-def _use_bias(kw: dict[str, object], bias: bool) -> dict[str, object]:
+def use_bias(kw: dict[str, object], bias: bool) -> dict[str, object]:
     return kw if bias else {**kw, "use_bias": False}
-
-
-@KERAS.register(Conv)
-def _conv(layer: Conv, node: Node, ctx: Ctx) -> Lowered:
-    calls, kw = _window_kw(layer, node, ctx)
-    if layer.groups != 1:
-        kw["groups"] = layer.groups
-    act_kw, after = _inline_act(layer.activation, node, ctx)
-    if layer.weights is not None:
-        t = layer.weights
-        ctx.fixed[node.name] = nested(t.values, t.shape, range(len(t.shape)))
-    r = len(layer.kernel)
-    conv = Call.of(
-        f"layers.Conv{_dim(r)}",
-        layer.filters,
-        _kernel(layer),
-        **_use_bias(kw, layer.bias),
-        **act_kw,
-        name=node.name,
-    )
-    return Lowered([*calls, conv, *after], _in_order(node, node.name))
-
-
-def _unequal_strides(layer: Depthwise | Separable) -> bool:
-    return len(set(layer.stride)) > 1
-
-
-@KERAS.register(Depthwise)
-def _depthwise(layer: Depthwise, node: Node, ctx: Ctx) -> Lowered:
-    """DepthwiseConv; its kernel is (k..., C, multiplier), ours (k..., 1, C * multiplier)."""
-    if _unequal_strides(layer):
-        return _conv(layer.as_conv(node.input_shapes[0][-1]), node, ctx)
-    calls, kw = _window_kw(layer, node, ctx)
-    if layer.multiplier != 1:
-        kw["depth_multiplier"] = layer.multiplier
-    act_kw, after = _inline_act(layer.activation, node, ctx)
-    r = len(layer.kernel)
-    dw = Call.of(
-        f"layers.DepthwiseConv{_dim(r)}",
-        _kernel(layer),
-        **_use_bias(kw, layer.bias),
-        **act_kw,
-        name=node.name,
-    )
-    c = node.input_shapes[0][-1]
-    kernel = Layout(shape=(*layer.kernel, c, layer.multiplier))
-    where = {"kernel": (node.name, 0, kernel), "bias": (node.name, 1, SAME)}
-    return Lowered([*calls, dw, *after], params(node, where))
-
-
-@KERAS.register(Separable)
-def _separable(layer: Separable, node: Node, ctx: Ctx) -> Lowered:
-    c = node.input_shapes[0][-1]
-    if _unequal_strides(layer):
-        return _separable_grouped(layer, node, ctx)
-    calls, kw = _window_kw(layer, node, ctx)
-    if layer.multiplier != 1:
-        kw["depth_multiplier"] = layer.multiplier
-    act_kw, after = _inline_act(layer.activation, node, ctx)
-    r = len(layer.kernel)
-    sep = Call.of(
-        f"layers.SeparableConv{_dim(r)}",
-        layer.filters,
-        _kernel(layer),
-        **_use_bias(kw, layer.bias),
-        **act_kw,
-        name=node.name,
-    )
-    depthwise = Layout(shape=(*layer.kernel, c, layer.multiplier))
-    where = {"depthwise_kernel": (node.name, 0, depthwise)}
-    where |= {"pointwise_kernel": (node.name, 1, SAME), "bias": (node.name, 2, SAME)}
-    return Lowered([*calls, sep, *after], params(node, where))
-
-
-def _separable_grouped(layer: Separable, node: Node, ctx: Ctx) -> Lowered:
-    """Unequal strides: the grouped conv it is (no bias), then the 1x1 conv."""
-    dw_name = ctx.aux(node.name, "depthwise")
-    depthwise = layer.depthwise(node.input_shapes[0][-1])
-    calls, kw = _window_kw(depthwise, node, ctx)
-    r = len(layer.kernel)
-    grouped = Call.of(
-        f"layers.Conv{_dim(r)}",
-        depthwise.filters,
-        _kernel(layer),
-        **kw,
-        groups=depthwise.groups,
-        use_bias=False,
-        name=dw_name,
-    )
-    act_kw, after = _inline_act(layer.activation, node, ctx)
-    pointwise = Call.of(
-        f"layers.Conv{_dim(r)}", layer.filters, 1, **_use_bias(act_kw, layer.bias), name=node.name
-    )
-    where = {"depthwise_kernel": (dw_name, 0, SAME), "pointwise_kernel": (node.name, 0, SAME)}
-    where["bias"] = (node.name, 1, SAME)
-    return Lowered([*calls, grouped, pointwise, *after], params(node, where))
-
-
-@KERAS.register(Deconv)
-def _deconv(layer: Deconv, node: Node, ctx: Ctx) -> Lowered:
-    r = len(layer.kernel)
-    kw: dict[str, object] = {}
-    if layer.stride != (1,) * r:
-        kw["strides"] = layer.stride[0] if r == 1 else layer.stride
-    if layer.padding == "same":
-        kw["padding"] = "same"
-    act_kw, after = _inline_act(layer.activation, node, ctx)
-    call = Call.of(
-        f"layers.Conv{_dim(r)}Transpose",
-        layer.filters,
-        _kernel(layer),
-        **_use_bias(kw, layer.bias),
-        **act_kw,
-        name=node.name,
-    )
-    return Lowered([call, *after], _in_order(node, node.name))
 
 
 @KERAS.register(GlobalPool)
 def _globalpool(layer: GlobalPool, node: Node, ctx: Ctx) -> Lowered:
     r = len(node.input_shapes[0]) - 1
     kind = "Max" if layer.op == "max" else "Average"
-    return Lowered([Call.of(f"layers.Global{kind}Pooling{_dim(r)}", name=node.name)])
+    return Lowered([Call.of(f"layers.Global{kind}Pooling{dim(r)}", name=node.name)])
 
 
 @KERAS.register(Upsample)
@@ -329,9 +179,9 @@ def _pool(layer: Pool, node: Node, ctx: Ctx) -> Lowered:
     r = len(layer.size)
     size = layer.size[0] if r == 1 else layer.size
     stride = layer.stride[0] if r == 1 else layer.stride
-    mode = _keras_mode(layer, node, layer.size, layer.stride, (1,) * r)
+    mode = keras_mode(layer, node, layer.size, layer.stride, (1,) * r)
     if mode is not None:
-        cls = f"layers.{'Max' if layer.op == 'max' else 'Average'}Pooling{_dim(r)}"
+        cls = f"layers.{'Max' if layer.op == 'max' else 'Average'}Pooling{dim(r)}"
         kw: dict[str, object] = {}
         if layer.stride != layer.size:
             kw["strides"] = stride
@@ -347,10 +197,10 @@ def _pool(layer: Pool, node: Node, ctx: Ctx) -> Lowered:
 
 @KERAS.register(Dense)
 def _dense(layer: Dense, node: Node, ctx: Ctx) -> Lowered:
-    act_kw, after = _inline_act(layer.activation, node, ctx)
-    kw = _use_bias({}, layer.bias)
+    act_kw, after = inline_act(layer.activation, node, ctx)
+    kw = use_bias({}, layer.bias)
     call = Call.of("layers.Dense", layer.units, **kw, **act_kw, name=node.name)
-    return Lowered([call, *after], _in_order(node, node.name))
+    return Lowered([call, *after], in_order(node, node.name))
 
 
 @KERAS.register(BatchNorm)
@@ -362,19 +212,19 @@ def _batchnorm(layer: BatchNorm, node: Node, ctx: Ctx) -> Lowered:
         momentum=round(1.0 - layer.momentum, 12),
         name=node.name,
     )
-    return Lowered([call], _in_order(node, node.name))
+    return Lowered([call], in_order(node, node.name))
 
 
 @KERAS.register(LayerNorm)
 def _layernorm(layer: LayerNorm, node: Node, ctx: Ctx) -> Lowered:
     call = Call.of("layers.LayerNormalization", epsilon=layer.eps, name=node.name)
-    return Lowered([call], _in_order(node, node.name))
+    return Lowered([call], in_order(node, node.name))
 
 
 @KERAS.register(ZeroPad)
 def _zeropad(layer: ZeroPad, node: Node, ctx: Ctx) -> Lowered:
     pads = tuple(zip(layer.pad[0::2], layer.pad[1::2]))
-    call = Call.of(f"layers.ZeroPadding{_dim(len(pads))}", padding=_pads_arg(pads), name=node.name)
+    call = Call.of(f"layers.ZeroPadding{dim(len(pads))}", padding=pads_arg(pads), name=node.name)
     return Lowered([call])
 
 
