@@ -41,6 +41,23 @@ def load_input(path: str, model: Model) -> tuple[np.ndarray, list[str]]:
     )
 
 
+def _batched(arr: np.ndarray, want: tuple[int, ...], path: str) -> np.ndarray:
+    """One sample or a batch, with or without a grayscale channel -> (N, *want)."""
+    if arr.shape == want:
+        return arr[None]
+    if arr.shape[1:] == want:
+        return arr
+    if want[-1] == 1 and arr.shape == want[:-1]:  # a grayscale image without its channel
+        return arr[None, ..., None]
+    if want[-1] == 1 and arr.shape[1:] == want[:-1]:
+        return arr[..., None]
+    raise _fail(
+        path,
+        f"the array has shape {fmt_shape(arr.shape)}, but the model takes "
+        f"{fmt_shape(want)} (or a batch N x {fmt_shape(want)})",
+    )
+
+
 def _from_npy(path: str, model: Model) -> np.ndarray:
     try:
         arr = np.load(path, allow_pickle=False)
@@ -48,21 +65,7 @@ def _from_npy(path: str, model: Model) -> np.ndarray:
         raise _fail(path, f"not a readable .npy array ({exc})") from None
     if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fiub":
         raise _fail(path, "the array must hold numbers")
-    want = model.input_shape
-    if arr.shape == want:
-        arr = arr[None]
-    elif arr.shape[1:] == want:
-        pass
-    elif want[-1] == 1 and arr.shape == want[:-1]:  # a grayscale image without its channel
-        arr = arr[None, ..., None]
-    elif want[-1] == 1 and arr.shape[1:] == want[:-1]:
-        arr = arr[..., None]
-    else:
-        raise _fail(
-            path,
-            f"the array has shape {fmt_shape(arr.shape)}, but the model takes "
-            f"{fmt_shape(want)} (or a batch N x {fmt_shape(want)})",
-        )
+    arr = _batched(arr, model.input_shape, path)
     if arr.shape[0] == 0:
         raise _fail(path, "the batch is empty")
     out: np.ndarray = arr.astype(np.float32)

@@ -187,6 +187,22 @@ class BoolT(OptType):
         raise self.fail(v)
 
 
+def _pad_tuple(v: Value) -> tuple[int, ...]:
+    """``(before, after)`` or ``(top, bottom, left, right)``: integers only."""
+    bad = [x for x in v.value if x.kind != "int"]
+    if bad:
+        raise OptionError(f"expected an integer, found {bad[0].text()}", None, bad[0])
+    out = tuple(int(x.value) for x in v.value)
+    if len(out) not in (2, 4):
+        raise OptionError(
+            f"padding {v.text()} has {len(out)} numbers; write (before, after) "
+            "for a sequence or (top, bottom, left, right) for an image",
+            None,
+            v,
+        )
+    return out
+
+
 class PadT(OptType):
     """Explicit zero padding: ``1``, ``1x2`` (height x width), ``(before, after)`` or
     ``(top, bottom, left, right)``. Kept as written; layers resolve it by rank."""
@@ -203,18 +219,7 @@ class PadT(OptType):
                 raise OptionError(f"padding {v.text()} has too many sizes", None, v)
             out = (h, h, rest[0], rest[0])  # 1x2 means 1 top and bottom, 2 left and right
         elif v.kind == "tuple":
-            items = v.value
-            bad = [x for x in items if x.kind != "int"]
-            if bad:
-                raise OptionError(f"expected an integer, found {bad[0].text()}", None, bad[0])
-            out = tuple(x.value for x in items)
-            if len(out) not in (2, 4):
-                raise OptionError(
-                    f"padding {v.text()} has {len(out)} numbers; write (before, after) "
-                    "for a sequence or (top, bottom, left, right) for an image",
-                    None,
-                    v,
-                )
+            out = _pad_tuple(v)
         else:
             raise self.fail(v)
         if any(p < 0 for p in out):
@@ -250,6 +255,7 @@ class TensorT(OptType):
         shape = self._walk(v, 0, [], flat)
         return Tensor(tuple(shape), tuple(flat))
 
+    # complex: a recursive shape check; each branch is one way a literal can be ragged
     def _walk(self, v: Value, depth: int, shape: list[int], flat: list[float]) -> list[int]:
         if v.kind in ("int", "float"):
             if depth != len(shape):

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .errors import CnnDslError, Diagnostic
-from .ir import Model
+from .ir import Model, Node
 from .layers import Weight, fmt_shape
 
 Weights = dict[str, dict[str, np.ndarray]]
@@ -126,29 +126,38 @@ def check_weights(model: Model, flat: dict[str, Any], path: str = "<weights>") -
     out: Weights = {}
     expected = {f"{n.name}/{w.name}": (n, w) for n in model.nodes for w in n.weights}
     for key, (node, w) in expected.items():
-        where = f"{model.filename}:{node.span.line}"
-        if key not in flat:
-            problems.append(
-                f"missing {key} ({fmt_shape(w.shape)}) for the {node.keyword} layer at {where}"
-            )
-            continue
-        arr = np.asarray(flat[key])
-        if arr.dtype.kind not in "fiu":
-            problems.append(f"{key} holds {arr.dtype} values; weights must be numbers")
-            continue
-        if arr.shape != w.shape:
-            got = fmt_shape(arr.shape) or "a scalar"
-            problems.append(
-                f"{key} has shape {got}, but the {node.keyword} layer at {where} needs "
-                f"{fmt_shape(w.shape)}"
-            )
-            continue
-        out.setdefault(node.name, {})[w.name] = arr.astype(np.float32)
+        arr, problem = _check_array(model, node, w, key, flat.get(key))
+        if problem:
+            problems.append(problem)
+        else:
+            out.setdefault(node.name, {})[w.name] = arr
     for key in sorted(set(flat) - set(expected)):
-        node_name = key.split("/", 1)[0]
-        known = any(n.name == node_name for n in model.nodes)
+        known = key.split("/", 1)[0] in model
         why = "that layer has no such weight" if known else "the model has no such layer"
         problems.append(f"unexpected array {key}: {why}")
     if problems:
         raise _fail(path, problems)
     return out
+
+
+def _check_array(
+    model: Model, node: Node, w: Weight, key: str, value: Any
+) -> tuple[np.ndarray, str | None]:
+    """The array as float32, or the problem with it (missing, not numbers, wrong shape)."""
+    where = f"{model.filename}:{node.span.line}"
+    empty = np.zeros(0, np.float32)
+    if value is None:
+        return (
+            empty,
+            f"missing {key} ({fmt_shape(w.shape)}) for the {node.keyword} layer at {where}",
+        )
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "fiu":
+        return empty, f"{key} holds {arr.dtype} values; weights must be numbers"
+    if arr.shape != w.shape:
+        got = fmt_shape(arr.shape) or "a scalar"
+        return empty, (
+            f"{key} has shape {got}, but the {node.keyword} layer at {where} needs "
+            f"{fmt_shape(w.shape)}"
+        )
+    return arr.astype(np.float32), None

@@ -52,6 +52,7 @@ class Call:
         return Call(fn, args, tuple(kwargs.items()))
 
 
+# complex: one branch per kind of literal; split, the type switch would be harder to check
 def py(value: Any) -> str:
     """A Python literal for ``value``; strings must be identifiers or fixed table text."""
     if isinstance(value, Code):

@@ -105,6 +105,7 @@ def _divisor_hint(cin: int, filters: int) -> str:
     return "groups that divide both: " + ", ".join(str(g) for g in common[-6:])
 
 
+# complex: one branch per accepted form of the literal, and the message listing them
 def _fit_weights(t: Tensor, k: Shape, cin: int, cout: int) -> Tensor:
     """Accept the full kernel (k..., in/groups, out), one kernel per filter (out, k...) when
     each filter sees one channel, or just (k...) for one filter on one channel."""

@@ -144,6 +144,7 @@ def deconv(
     return out[:, 0] if one_d else out
 
 
+# complex: the hot loop over taps keeps max, average and the padded count together
 def pool(
     x: np.ndarray, op: str, size: tuple[int, ...], stride: tuple[int, ...], pads: Pads
 ) -> np.ndarray:

@@ -212,6 +212,7 @@ def _deconv(layer: Deconv, node: Node, ctx: Ctx) -> Lowered:
     return Lowered([(node.name, module)], steps, _conv_weights(node, node.name))
 
 
+# complex: one optional keyword per option of nn.ConvNd that differs from its default
 def _conv_parts(layer: Conv, cin: int, ctx: Ctx) -> tuple[Call, object, str | None]:
     """The nn.ConvNd call, the (maybe padded) input expression and a comment."""
     r = len(layer.kernel)
@@ -238,6 +239,7 @@ def _conv_parts(layer: Conv, cin: int, ctx: Ctx) -> tuple[Call, object, str | No
 
 
 @PYTORCH.register(Pool)
+# complex: the window, stride and padding each decide one keyword of nn.*PoolNd
 def _pool(layer: Pool, node: Node, ctx: Ctx) -> Lowered:
     assert layer.stride is not None  # bound
     r = len(layer.size)
@@ -248,21 +250,28 @@ def _pool(layer: Pool, node: Node, ctx: Ctx) -> Lowered:
     native = all(a == b and 2 * a <= k for (a, b), k in zip(pads, layer.size))
     padded = any(a or b for a, b in pads)
     cls = f"nn.{'Max' if layer.op == 'max' else 'Avg'}Pool{r}d"
-    call_self = Call.of(f"self.{node.name}", ctx.x)
     if not padded or native:
-        if padded:
+        if padded:  # PyTorch pads symmetrically, up to half the window
             kw["padding"] = _one(tuple(a for a, _ in pads))
             if layer.op == "avg":
                 kw["count_include_pad"] = False
-        return Lowered([(node.name, Call.of(cls, **kw))], [(call_self, None)])
-    pad = _torch_pad(pads)
+        return Lowered(
+            [(node.name, Call.of(cls, **kw))], [(Call.of(f"self.{node.name}", ctx.x), None)]
+        )
+    return _padded_pool(layer, node, ctx, Call.of(cls, **kw))
+
+
+def _padded_pool(layer: Pool, node: Node, ctx: Ctx, module: Call) -> Lowered:
+    """Padding PyTorch's pooling cannot express: pad first (max: -inf; avg: zeros, then
+    divide by the real count)."""
+    pad = _torch_pad(layer.pads())
     if layer.op == "max":
         expr = Call.of(f"self.{node.name}", ctx.F("pad", ctx.x, pad, value=float("-inf")))
-        return Lowered([(node.name, Call.of(cls, **kw))], [(expr, "max pooling pads with -inf")])
+        return Lowered([(node.name, module)], [(expr, "max pooling pads with -inf")])
     ctx.helpers["avg_pool_real_count"] = AVG_POOL_REAL_COUNT
     ctx.functional = True
     expr = Call.of("avg_pool_real_count", Code(f"self.{node.name}"), ctx.x, pad)
-    return Lowered([(node.name, Call.of(cls, **kw))], [(expr, None)])
+    return Lowered([(node.name, module)], [(expr, None)])
 
 
 @PYTORCH.register(Input)
