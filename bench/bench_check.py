@@ -3,7 +3,8 @@
     python bench/bench_check.py            # add --quick for a fast smoke run
 
 Prints statements/s on generated models of 1k and 10k layer statements, the
-10k/1k time ratio (10.0 means linear scaling), the cold wall time of
+10k/1k time ratio (10.0 means linear scaling), the same ratios for code generation
+(`compile`, both targets, parse excluded), the cold wall time of
 `cnndsl check examples/vgg16.cnn` (a fresh process, as a user runs it), and, when
 Keras is installed, the cold time of building `keras.applications.VGG16(weights=None)`
 and counting its parameters in a fresh process, with the ratio.
@@ -68,6 +69,21 @@ def cold(cmd: list[str], repeat: int) -> float:
     return statistics.median(times)
 
 
+def compile_scaling(repeat: int) -> None:
+    """Code generation alone (parse excluded) at 1k, 8k and 10k layers, both targets."""
+    from cnndsl.backends import emit
+
+    models = {n: cnndsl.parse(generate(n)) for n in (1_000, 8_000, 10_000)}
+    for target in ("pytorch", "keras"):
+        t = {n: best_of(lambda m=m, g=target: emit(m, g), repeat) for n, m in models.items()}
+        print(
+            f"compile --target {target:<7} 1k: {t[1_000] * 1e3:6.1f} ms"
+            f"  8k: {t[8_000] * 1e3:7.1f} ms  10k: {t[10_000] * 1e3:7.1f} ms"
+            f"   8k/1k {t[8_000] / t[1_000]:.2f} (8.0 = linear)"
+            f"  10k/1k {t[10_000] / t[1_000]:.2f} (10.0 = linear)"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats, no Keras")
@@ -86,6 +102,7 @@ def main() -> None:
             f"{n / results[n]:>9,.0f} statements/s"
         )
     print(f"scaling 10k/1k time ratio: {results[10_000] / results[1_000]:.2f} (10.0 = linear)")
+    compile_scaling(repeat)
 
     colds = {}
     for example in ("vgg16", "resnet50"):
