@@ -5,78 +5,45 @@ layout differs, is said by the backend's lowering of the kind (``weight_map``: a
 :class:`~cnndsl.backends.params.Param` per weight). The one thing that depends on
 the *model* rather than the kind is the flatten order: ``torch.flatten`` runs over
 NCHW, so the features after a flatten come in (C, H, W) order instead of the
-language's (H, W, C). :func:`feature_order` follows that order through the model by
-the kinds' traits, and every weight axis indexed by input features (the ``i`` and
-``c`` axes a weight declares) is permuted alike. NumPy only; no framework imported.
+language's (H, W, C). :func:`feature_order` turns the flatten plan
+(``cnndsl.backends.order``, the one place that decides it) into index arrays, and
+every weight axis indexed by input features (the ``i`` and ``c`` axes a weight
+declares) is permuted alike. NumPy only; no framework imported.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from .backends.order import Order, plan
 from .backends.params import Layout, Param
-from .ir import Model, Node
-from .layers import KEEPS_ORDER, Trait
+from .ir import Model
 from .weights import Weights
 
 Perm = np.ndarray | None
 WeightMap = dict[str, list[Param]]
 
 
-def _flatten_order(shape: tuple[int, ...]) -> Perm:
-    """(H, W, C) flattened -> PyTorch's (C, H, W) order: ``p[i]`` is the canonical index."""
-    if len(shape) < 2:
+def _perm(order: Order) -> Perm:
+    """The plan's symbolic order as an index array: ``p[i]`` is the canonical index of
+    the i-th feature in the framework."""
+    if order is None:
         return None
-    idx = np.arange(math.prod(shape)).reshape(shape)
-    return np.moveaxis(idx, -1, 0).ravel()
-
-
-def _joined(node: Node, orders: list[Perm]) -> Perm:
     parts, offset = [], 0
-    for shape, order in zip(node.input_shapes, orders):
-        size = shape[-1]
-        parts.append(offset + (np.arange(size) if order is None else order))
-        offset += size
-    joined = np.concatenate(parts)
-    return None if np.array_equal(joined, np.arange(offset)) else joined
-
-
-def _same_order(node: Node, orders: list[Perm]) -> Perm:
-    first = orders[0]
-    for other in orders[1:]:
-        if (first is None) != (other is None) or (
-            first is not None and other is not None and not np.array_equal(first, other)
-        ):
-            raise ValueError(
-                f"{node.name}: features in different orders cannot be added in PyTorch's layout"
-            )
-    return first
-
-
-def _node_order(node: Node, orders: list[Perm]) -> Perm:
-    traits = type(node.layer).TRAITS
-    if Trait.FLATTENS in traits:
-        return _flatten_order(node.input_shapes[0]) if len(node.input_shapes[0]) > 1 else orders[0]
-    if len(node.shape) != 1:
-        return None  # spatial tensors are laid out NCHW and converted as a whole
-    if Trait.JOINS_CHANNELS in traits:
-        return _joined(node, orders)
-    if Trait.SUMS in traits:
-        return _same_order(node, orders)
-    if traits & KEEPS_ORDER:
-        return orders[0]
-    return None  # mixes features: its output is in the language's order
+    for shape, length in order:
+        if shape is None:
+            parts.append(offset + np.arange(length))
+        else:
+            idx = np.arange(length).reshape(shape)
+            parts.append(offset + np.moveaxis(idx, -1, 0).ravel())
+        offset += length
+    return np.concatenate(parts)
 
 
 def feature_order(model: Model) -> dict[str, Perm]:
     """For each node: ``p`` with ``torch_output[..., i] = canonical_output[..., p[i]]`` on
-    flat feature vectors, or None where both orders agree."""
-    perm: dict[str, Perm] = {}
-    for node in model.nodes:
-        perm[node.name] = _node_order(node, [perm[i] for i in node.inputs])
-    return perm
+    flat feature vectors, or None where both orders agree (from the flatten plan)."""
+    return {name: _perm(order) for name, order in plan(model).orders.items()}
 
 
 def _to_framework(arr: np.ndarray, layout: Layout) -> np.ndarray:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .backends import emit
-from .convert import feature_order, from_keras, from_pytorch, keras_layers, to_keras, to_pytorch
+from .convert import from_keras, from_pytorch, keras_layers, to_keras, to_pytorch
 from .ir import Model
 from .weights import Weights
 
@@ -112,9 +112,7 @@ def run(target: str, model: Model, weights: Weights, x: np.ndarray) -> np.ndarra
     xt = np.moveaxis(x, -1, 1) if x.ndim > 2 else x
     with torch.no_grad():
         y = net(torch.from_numpy(np.ascontiguousarray(xt))).numpy()
-    if y.ndim > 2:
-        return np.moveaxis(y, 1, -1)
-    order = feature_order(model)[model.outputs[-1]]
-    # a model that ends on flattened features gives them in PyTorch's (C, H, W) order
-    out: np.ndarray = y if order is None else y[:, np.argsort(order)]
+    # NCHW -> the language's channels-last: the documented layout of the generated module;
+    # flat features come out in the language's order (the flatten plan sees to that)
+    out: np.ndarray = np.moveaxis(y, 1, -1) if y.ndim > 2 else y
     return out

@@ -47,20 +47,22 @@ def cannot_write(path: str, exc: OSError) -> int:
     return EXIT_MODEL
 
 
-def model_and_weights(args: argparse.Namespace) -> tuple[Model, Weights]:
-    """For run and verify: the model, with the weights of --weights or else seeded ones.
+def model_and_weights(args: argparse.Namespace, probe: bool = False) -> tuple[Model, Weights]:
+    """For run and verify: the model, with the weights of --weights or else seeded ones —
+    initial weights for ``run``, probe weights (every array non-trivial) for ``verify``.
 
     NumPy is imported only here, when a command needs weights.
     """
-    from ..weights import init_weights, load_weights
+    from ..weights import init_weights, load_weights, probe_weights
 
     model = load(args.model)
     if args.weights:
         return model, load_weights(model, args.weights)
-    return model, init_weights(model, args.seed)
+    return model, (probe_weights if probe else init_weights)(model, args.seed)
 
 
-def weights_source(args: argparse.Namespace) -> str:
+def weights_source(args: argparse.Namespace, probe: bool = False) -> str:
     """Where the weights came from, as the output names it."""
-    source: str = args.weights or f"seeded weights (seed {args.seed})"
+    what = "probe weights" if probe else "seeded weights"
+    source: str = args.weights or f"{what} (seed {args.seed})"
     return source

@@ -38,7 +38,9 @@ def add_parsers(sub: Subparsers) -> None:
         help="prove NumPy, Keras and PyTorch compute the same function",
         description="Run the NumPy interpreter and the generated Keras and PyTorch code on "
         "the same weights and random inputs; print max abs / max rel error per pair, PASS or "
-        "FAIL, and on a failure the first layer that diverges. Exit 1 on disagreement.",
+        "FAIL, and on a failure the first layer that diverges. Exit 1 on disagreement. "
+        "Without --weights, seeded probe weights: random kernels, biases, batchnorm "
+        "statistics and every other array, so that no conversion bug hides behind a zero.",
         epilog="example: cnndsl verify examples/lenet5.cnn --samples 8",
     )
     v.add_argument("model", metavar="MODEL", help="model file")
@@ -76,7 +78,7 @@ class _Progress:
 def cmd_verify(args: argparse.Namespace) -> int:
     """Exit 1 when the backends disagree, so CI can gate on it."""
     try:
-        model, weights = model_and_weights(args)
+        model, weights = model_and_weights(args, probe=True)
     except CnnDslError as err:
         return report(err)
     if args.samples < 1:
@@ -111,7 +113,7 @@ def _print_verify_json(args: argparse.Namespace, model: Model, result: Report) -
     doc = {
         "schema": "cnndsl.verify/1",
         "model": model.name,
-        "weights": weights_source(args),
+        "weights": weights_source(args, probe=True),
         "samples": args.samples,
         "tolerance": {"rtol": RTOL, "atol": ATOL},
         "compared": result.compared,
@@ -131,7 +133,7 @@ def _print_verify_text(args: argparse.Namespace, model: Model, result: Report) -
 
     n = args.samples
     print(
-        f"verify {model.filename}: {weights_source(args)}, {n} random input"
+        f"verify {model.filename}: {weights_source(args, probe=True)}, {n} random input"
         f"{'s' * (n > 1)} of {fmt_shape(model.input_shape)}"
     )
     for p in result.pairs:

@@ -36,6 +36,7 @@ from ...layers import (
     ZeroPad,
 )
 from ..codegen import Call, Code, nested, py
+from ..order import permuted, plan
 from ..params import SAME, Layout, Param, channels_first_kernel
 from ..table import Table
 
@@ -68,6 +69,7 @@ class Ctx:
         self.helpers: dict[str, str] = {}
         self.functional = False
         self.fixed: dict[str, object] = {}  # layer -> kernel literal, PyTorch layout
+        self.plan = plan(model)  # which flattens keep the language's order
 
     @property
     def x(self) -> Code:
@@ -281,8 +283,13 @@ def _input(layer: Input, node: Node, ctx: Ctx) -> Lowered:
 
 @PYTORCH.register(Flatten)
 def _flatten(layer: Flatten, node: Node, ctx: Ctx) -> Lowered:
+    shape = node.input_shapes[0]
+    if node.name in ctx.plan.canonical:  # these features meet others, or leave the model
+        last = "(0, 2, 1)" if len(shape) == 2 else "(0, 2, 3, 1)"
+        expr = Code(f"torch.flatten({ctx.x.text}.permute{last}, 1)")
+        return Lowered([], [(expr, "channels-last order, the language's: (H, W, C)")])
     comment = None
-    if len(node.input_shapes[0]) > 1:
+    if permuted(shape):
         comment = "NCHW order; the weight converter reorders the next dense layer's rows"
     return Lowered([], [(Call.of("torch.flatten", ctx.x, 1), comment)])
 
