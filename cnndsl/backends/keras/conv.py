@@ -54,25 +54,41 @@ def _kernel(layer: Conv | Depthwise | Separable | Deconv) -> object:
     return layer.kernel[0] if len(layer.kernel) == 1 else layer.kernel
 
 
-@KERAS.register(Conv)
-def _conv(layer: Conv, node: Node, ctx: Ctx) -> Lowered:
+def _windowed(
+    layer: Conv | Depthwise | Separable,
+    node: Node,
+    ctx: Ctx,
+    cls: str,
+    args: tuple[object, ...],
+    extra: dict[str, object],
+) -> list[Call]:
+    """Padding first if Keras cannot express it, the layer, then an activation layer if
+    Keras' own ``activation=`` would not mean the language's."""
     calls, kw = _window_kw(layer, node, ctx)
-    if layer.groups != 1:
-        kw["groups"] = layer.groups
     act_kw, after = inline_act(layer.activation, node, ctx)
-    if layer.weights is not None:
-        t = layer.weights
-        ctx.fixed[node.name] = nested(t.values, t.shape, range(len(t.shape)))
-    r = len(layer.kernel)
-    conv = Call.of(
-        f"layers.Conv{dim(r)}",
-        layer.filters,
+    main = Call.of(
+        f"layers.{cls}{dim(len(layer.kernel))}",
+        *args,
         _kernel(layer),
-        **use_bias(kw, layer.bias),
+        **use_bias({**kw, **extra}, layer.bias),
         **act_kw,
         name=node.name,
     )
-    return Lowered([*calls, conv, *after], in_order(node, node.name))
+    return [*calls, main, *after]
+
+
+def _multiplier(layer: Depthwise | Separable) -> dict[str, object]:
+    return {"depth_multiplier": layer.multiplier} if layer.multiplier != 1 else {}
+
+
+@KERAS.register(Conv)
+def _conv(layer: Conv, node: Node, ctx: Ctx) -> Lowered:
+    if layer.weights is not None:
+        t = layer.weights
+        ctx.fixed[node.name] = nested(t.values, t.shape, range(len(t.shape)))
+    groups: dict[str, object] = {"groups": layer.groups} if layer.groups != 1 else {}
+    calls = _windowed(layer, node, ctx, "Conv", (layer.filters,), groups)
+    return Lowered(calls, in_order(node, node.name))
 
 
 def _unequal_strides(layer: Depthwise | Separable) -> bool:
@@ -84,46 +100,23 @@ def _depthwise(layer: Depthwise, node: Node, ctx: Ctx) -> Lowered:
     """DepthwiseConv; its kernel is (k..., C, multiplier), ours (k..., 1, C * multiplier)."""
     if _unequal_strides(layer):
         return _conv(layer.as_conv(node.input_shapes[0][-1]), node, ctx)
-    calls, kw = _window_kw(layer, node, ctx)
-    if layer.multiplier != 1:
-        kw["depth_multiplier"] = layer.multiplier
-    act_kw, after = inline_act(layer.activation, node, ctx)
-    r = len(layer.kernel)
-    dw = Call.of(
-        f"layers.DepthwiseConv{dim(r)}",
-        _kernel(layer),
-        **use_bias(kw, layer.bias),
-        **act_kw,
-        name=node.name,
-    )
+    calls = _windowed(layer, node, ctx, "DepthwiseConv", (), _multiplier(layer))
     c = node.input_shapes[0][-1]
     kernel = Layout(shape=(*layer.kernel, c, layer.multiplier))
     where = {"kernel": (node.name, 0, kernel), "bias": (node.name, 1, SAME)}
-    return Lowered([*calls, dw, *after], params(node, where))
+    return Lowered(calls, params(node, where))
 
 
 @KERAS.register(Separable)
 def _separable(layer: Separable, node: Node, ctx: Ctx) -> Lowered:
-    c = node.input_shapes[0][-1]
     if _unequal_strides(layer):
         return _separable_grouped(layer, node, ctx)
-    calls, kw = _window_kw(layer, node, ctx)
-    if layer.multiplier != 1:
-        kw["depth_multiplier"] = layer.multiplier
-    act_kw, after = inline_act(layer.activation, node, ctx)
-    r = len(layer.kernel)
-    sep = Call.of(
-        f"layers.SeparableConv{dim(r)}",
-        layer.filters,
-        _kernel(layer),
-        **use_bias(kw, layer.bias),
-        **act_kw,
-        name=node.name,
-    )
+    calls = _windowed(layer, node, ctx, "SeparableConv", (layer.filters,), _multiplier(layer))
+    c = node.input_shapes[0][-1]
     depthwise = Layout(shape=(*layer.kernel, c, layer.multiplier))
     where = {"depthwise_kernel": (node.name, 0, depthwise)}
     where |= {"pointwise_kernel": (node.name, 1, SAME), "bias": (node.name, 2, SAME)}
-    return Lowered([*calls, sep, *after], params(node, where))
+    return Lowered(calls, params(node, where))
 
 
 def _separable_grouped(layer: Separable, node: Node, ctx: Ctx) -> Lowered:

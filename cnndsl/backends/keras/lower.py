@@ -16,24 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ... import layers as L
 from ...ir import Model, Node
-from ...layers import (
-    Activation,
-    Add,
-    BatchNorm,
-    Concat,
-    Dense,
-    Dropout,
-    Flatten,
-    GlobalPool,
-    Input,
-    LayerNorm,
-    Pool,
-    Upsample,
-    Windowed,
-    ZeroPad,
-    auto_pads,
-)
+from ...layers import Windowed, auto_pads
 from ..codegen import Call, Code
 from ..params import SAME, Layout, Param
 from ..table import Table
@@ -133,7 +118,7 @@ def inline_act(fn: str, node: Node, ctx: Ctx) -> tuple[dict[str, object], list[C
         return {}, []
     if fn in _EXACT:
         return {"activation": fn}, []
-    bound = Activation(fn=fn).bind(())
+    bound = L.Activation(fn=fn).bind(())
     return {}, [activation(fn, bound.alpha, bound.approximate, ctx.aux(node.name, "act"), ctx)]
 
 
@@ -158,23 +143,23 @@ def use_bias(kw: dict[str, object], bias: bool) -> dict[str, object]:
     return kw if bias else {**kw, "use_bias": False}
 
 
-@KERAS.register(GlobalPool)
-def _globalpool(layer: GlobalPool, node: Node, ctx: Ctx) -> Lowered:
+@KERAS.register(L.GlobalPool)
+def _globalpool(layer: L.GlobalPool, node: Node, ctx: Ctx) -> Lowered:
     r = len(node.input_shapes[0]) - 1
     kind = "Max" if layer.op == "max" else "Average"
     return Lowered([Call.of(f"layers.Global{kind}Pooling{dim(r)}", name=node.name)])
 
 
-@KERAS.register(Upsample)
-def _upsample(layer: Upsample, node: Node, ctx: Ctx) -> Lowered:
+@KERAS.register(L.Upsample)
+def _upsample(layer: L.Upsample, node: Node, ctx: Ctx) -> Lowered:
     if len(layer.size) == 1:
         return Lowered([Call.of("layers.UpSampling1D", layer.size[0], name=node.name)])
     call = Call.of("layers.UpSampling2D", layer.size, interpolation=layer.mode, name=node.name)
     return Lowered([call])
 
 
-@KERAS.register(Pool)
-def _pool(layer: Pool, node: Node, ctx: Ctx) -> Lowered:
+@KERAS.register(L.Pool)
+def _pool(layer: L.Pool, node: Node, ctx: Ctx) -> Lowered:
     assert layer.stride is not None  # bound
     r = len(layer.size)
     size = layer.size[0] if r == 1 else layer.size
@@ -195,16 +180,16 @@ def _pool(layer: Pool, node: Node, ctx: Ctx) -> Lowered:
     return Lowered([call])
 
 
-@KERAS.register(Dense)
-def _dense(layer: Dense, node: Node, ctx: Ctx) -> Lowered:
+@KERAS.register(L.Dense)
+def _dense(layer: L.Dense, node: Node, ctx: Ctx) -> Lowered:
     act_kw, after = inline_act(layer.activation, node, ctx)
     kw = use_bias({}, layer.bias)
     call = Call.of("layers.Dense", layer.units, **kw, **act_kw, name=node.name)
     return Lowered([call, *after], in_order(node, node.name))
 
 
-@KERAS.register(BatchNorm)
-def _batchnorm(layer: BatchNorm, node: Node, ctx: Ctx) -> Lowered:
+@KERAS.register(L.BatchNorm)
+def _batchnorm(layer: L.BatchNorm, node: Node, ctx: Ctx) -> Lowered:
     # Keras' momentum weighs the old value: 1 - the language's (rounded: 1 - 0.1 is 0.9)
     call = Call.of(
         "layers.BatchNormalization",
@@ -215,46 +200,46 @@ def _batchnorm(layer: BatchNorm, node: Node, ctx: Ctx) -> Lowered:
     return Lowered([call], in_order(node, node.name))
 
 
-@KERAS.register(LayerNorm)
-def _layernorm(layer: LayerNorm, node: Node, ctx: Ctx) -> Lowered:
+@KERAS.register(L.LayerNorm)
+def _layernorm(layer: L.LayerNorm, node: Node, ctx: Ctx) -> Lowered:
     call = Call.of("layers.LayerNormalization", epsilon=layer.eps, name=node.name)
     return Lowered([call], in_order(node, node.name))
 
 
-@KERAS.register(ZeroPad)
-def _zeropad(layer: ZeroPad, node: Node, ctx: Ctx) -> Lowered:
+@KERAS.register(L.ZeroPad)
+def _zeropad(layer: L.ZeroPad, node: Node, ctx: Ctx) -> Lowered:
     pads = tuple(zip(layer.pad[0::2], layer.pad[1::2]))
     call = Call.of(f"layers.ZeroPadding{dim(len(pads))}", padding=pads_arg(pads), name=node.name)
     return Lowered([call])
 
 
-@KERAS.register(Activation)
-def _activation(layer: Activation, node: Node, ctx: Ctx) -> Lowered:
+@KERAS.register(L.Activation)
+def _activation(layer: L.Activation, node: Node, ctx: Ctx) -> Lowered:
     if layer.fn == "linear":
         return Lowered([Call.of("layers.Identity", name=node.name)])
     return Lowered([activation(layer.fn, layer.alpha, layer.approximate, node.name, ctx)])
 
 
-@KERAS.register(Input)
-def _input(layer: Input, node: Node, ctx: Ctx) -> Lowered:
+@KERAS.register(L.Input)
+def _input(layer: L.Input, node: Node, ctx: Ctx) -> Lowered:
     return Lowered([Call.of("keras.Input", shape=node.shape, name=node.name)])
 
 
-@KERAS.register(Flatten)
-def _flatten(layer: Flatten, node: Node, ctx: Ctx) -> Lowered:
+@KERAS.register(L.Flatten)
+def _flatten(layer: L.Flatten, node: Node, ctx: Ctx) -> Lowered:
     return Lowered([Call.of("layers.Flatten", name=node.name)])
 
 
-@KERAS.register(Dropout)
-def _dropout(layer: Dropout, node: Node, ctx: Ctx) -> Lowered:
+@KERAS.register(L.Dropout)
+def _dropout(layer: L.Dropout, node: Node, ctx: Ctx) -> Lowered:
     return Lowered([Call.of("layers.Dropout", layer.rate, name=node.name)])
 
 
-@KERAS.register(Add)
-def _add(layer: Add, node: Node, ctx: Ctx) -> Lowered:
+@KERAS.register(L.Add)
+def _add(layer: L.Add, node: Node, ctx: Ctx) -> Lowered:
     return Lowered([Call.of("layers.Add", name=node.name)])
 
 
-@KERAS.register(Concat)
-def _concat(layer: Concat, node: Node, ctx: Ctx) -> Lowered:
+@KERAS.register(L.Concat)
+def _concat(layer: L.Concat, node: Node, ctx: Ctx) -> Lowered:
     return Lowered([Call.of("layers.Concatenate", name=node.name)])

@@ -12,26 +12,8 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
+from ... import layers as L
 from ...ir import Model, Node
-from ...layers import (
-    Activation,
-    Add,
-    BatchNorm,
-    Concat,
-    Conv,
-    Deconv,
-    Dense,
-    Depthwise,
-    Dropout,
-    Flatten,
-    GlobalPool,
-    Input,
-    LayerNorm,
-    Pool,
-    Separable,
-    Upsample,
-    ZeroPad,
-)
 from ..table import Table
 from . import ops
 
@@ -41,7 +23,7 @@ KERNELS: Table[[list[np.ndarray], Arrays], np.ndarray] = Table("numpy")
 
 def _act_params(fn: str) -> tuple[float | None, bool]:
     """Inline activations take the language's defaults (docs/language.md)."""
-    bound = Activation(fn=fn).bind(())
+    bound = L.Activation(fn=fn).bind(())
     return bound.alpha, bool(bound.approximate)
 
 
@@ -50,26 +32,26 @@ def _act(y: np.ndarray, fn: str) -> np.ndarray:
     return ops.activation(y, fn, *_act_params(fn), inplace=True)
 
 
-@KERNELS.register(Input)
-def _input(layer: Input, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+@KERNELS.register(L.Input)
+def _input(layer: L.Input, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     return xs[0]
 
 
-@KERNELS.register(Conv)
-def _conv(layer: Conv, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+@KERNELS.register(L.Conv)
+def _conv(layer: L.Conv, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     y = ops.conv(
         xs[0], w["kernel"], w.get("bias"), layer.stride, layer.dilation, layer.pads(), layer.groups
     )
     return _act(y, layer.activation)
 
 
-@KERNELS.register(Depthwise)
-def _depthwise(layer: Depthwise, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+@KERNELS.register(L.Depthwise)
+def _depthwise(layer: L.Depthwise, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     return _conv(layer.as_conv(xs[0].shape[-1]), xs, w)
 
 
-@KERNELS.register(Separable)
-def _separable(layer: Separable, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+@KERNELS.register(L.Separable)
+def _separable(layer: L.Separable, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     dw = layer.depthwise(xs[0].shape[-1])
     y = ops.conv(
         xs[0], w["depthwise_kernel"], None, dw.stride, dw.dilation, layer.pads(), dw.groups
@@ -79,31 +61,31 @@ def _separable(layer: Separable, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     return _act(y, layer.activation)
 
 
-@KERNELS.register(Deconv)
-def _deconv(layer: Deconv, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+@KERNELS.register(L.Deconv)
+def _deconv(layer: L.Deconv, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     crops = layer.crops((xs[0].shape[1:],))
     y = ops.deconv(xs[0], w["kernel"], w.get("bias"), layer.stride, crops)
     return _act(y, layer.activation)
 
 
-@KERNELS.register(Dense)
-def _dense(layer: Dense, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+@KERNELS.register(L.Dense)
+def _dense(layer: L.Dense, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     y = xs[0] @ w["kernel"]
     if "bias" in w:
         y += w["bias"]
     return _act(y, layer.activation)
 
 
-@KERNELS.register(BatchNorm)
-def _batchnorm(layer: BatchNorm, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+@KERNELS.register(L.BatchNorm)
+def _batchnorm(layer: L.BatchNorm, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     scale = w["gamma"] / np.sqrt(w["moving_variance"] + np.float32(layer.eps))
     shift = w["beta"] - w["moving_mean"] * scale
     y: np.ndarray = (xs[0] * scale + shift).astype(np.float32)
     return y
 
 
-@KERNELS.register(LayerNorm)
-def _layernorm(layer: LayerNorm, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+@KERNELS.register(L.LayerNorm)
+def _layernorm(layer: L.LayerNorm, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     """In float64: normalising near-constant values amplifies rounding, and this is the
     reference the frameworks are compared with."""
     x = xs[0].astype(np.float64)
@@ -113,27 +95,27 @@ def _layernorm(layer: LayerNorm, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     return y.astype(np.float32)
 
 
-@KERNELS.register(Add)
-def _add(layer: Add, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+@KERNELS.register(L.Add)
+def _add(layer: L.Add, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     out: np.ndarray = xs[0] + xs[1]
     for x in xs[2:]:
         out += x
     return out
 
 
-@KERNELS.register(Concat)
-def _concat(layer: Concat, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+@KERNELS.register(L.Concat)
+def _concat(layer: L.Concat, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     return np.concatenate(xs, axis=-1)
 
 
-@KERNELS.register(Pool)
-def _pool(layer: Pool, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+@KERNELS.register(L.Pool)
+def _pool(layer: L.Pool, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     assert layer.stride is not None  # bound
     return ops.pool(xs[0], layer.op, layer.size, layer.stride, layer.pads())
 
 
-@KERNELS.register(GlobalPool)
-def _globalpool(layer: GlobalPool, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+@KERNELS.register(L.GlobalPool)
+def _globalpool(layer: L.GlobalPool, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     axes = tuple(range(1, xs[0].ndim - 1))
     if layer.op == "max":
         y: np.ndarray = xs[0].max(axis=axes)
@@ -142,28 +124,28 @@ def _globalpool(layer: GlobalPool, xs: list[np.ndarray], w: Arrays) -> np.ndarra
     return mean
 
 
-@KERNELS.register(Flatten)
-def _flatten(layer: Flatten, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+@KERNELS.register(L.Flatten)
+def _flatten(layer: L.Flatten, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     return xs[0].reshape(xs[0].shape[0], -1)  # channels-last (H, W, C) order
 
 
-@KERNELS.register(Dropout)
-def _dropout(layer: Dropout, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+@KERNELS.register(L.Dropout)
+def _dropout(layer: L.Dropout, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     return xs[0]  # the identity at inference
 
 
-@KERNELS.register(ZeroPad)
-def _zeropad(layer: ZeroPad, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+@KERNELS.register(L.ZeroPad)
+def _zeropad(layer: L.ZeroPad, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     return ops.pad_spatial(xs[0], tuple(zip(layer.pad[0::2], layer.pad[1::2])))
 
 
-@KERNELS.register(Upsample)
-def _upsample(layer: Upsample, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+@KERNELS.register(L.Upsample)
+def _upsample(layer: L.Upsample, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     return ops.upsample(xs[0], layer.size, layer.mode)
 
 
-@KERNELS.register(Activation)
-def _activation(layer: Activation, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+@KERNELS.register(L.Activation)
+def _activation(layer: L.Activation, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     return ops.activation(xs[0], layer.fn, layer.alpha, bool(layer.approximate))
 
 

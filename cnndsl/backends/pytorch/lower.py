@@ -15,26 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ... import layers as L
 from ...ir import Model, Node
-from ...layers import (
-    Activation,
-    Add,
-    BatchNorm,
-    Concat,
-    Conv,
-    Deconv,
-    Dense,
-    Depthwise,
-    Dropout,
-    Flatten,
-    GlobalPool,
-    Input,
-    LayerNorm,
-    Pool,
-    Separable,
-    Upsample,
-    ZeroPad,
-)
 from ..codegen import Call, Code, nested, py
 from ..order import permuted, plan
 from ..params import SAME, Layout, Param, channels_first_kernel
@@ -129,7 +111,7 @@ def activation(
 
 
 def _inline(fn: str, x: object, ctx: Ctx) -> object:
-    bound = Activation(fn=fn).bind(())
+    bound = L.Activation(fn=fn).bind(())
     return activation(fn, bound.alpha, bound.approximate, x, ctx)
 
 
@@ -140,7 +122,7 @@ def _conv_weights(node: Node, attr: str) -> list[Param]:
     )
 
 
-def _lower_conv(layer: Conv, node: Node, ctx: Ctx) -> Lowered:
+def _lower_conv(layer: L.Conv, node: Node, ctx: Ctx) -> Lowered:
     cin = node.input_shapes[0][-1]
     module, x, comment = _conv_parts(layer, cin, ctx)
     if layer.weights is not None:  # canonical (k..., in, out) -> PyTorch (out, in, k...)
@@ -151,19 +133,19 @@ def _lower_conv(layer: Conv, node: Node, ctx: Ctx) -> Lowered:
     return Lowered([(node.name, module)], [(expr, comment)], _conv_weights(node, node.name))
 
 
-@PYTORCH.register(Conv)
-def _conv(layer: Conv, node: Node, ctx: Ctx) -> Lowered:
+@PYTORCH.register(L.Conv)
+def _conv(layer: L.Conv, node: Node, ctx: Ctx) -> Lowered:
     return _lower_conv(layer, node, ctx)
 
 
-@PYTORCH.register(Depthwise)
-def _depthwise(layer: Depthwise, node: Node, ctx: Ctx) -> Lowered:
+@PYTORCH.register(L.Depthwise)
+def _depthwise(layer: L.Depthwise, node: Node, ctx: Ctx) -> Lowered:
     """The grouped conv it is (groups = input channels)."""
     return _lower_conv(layer.as_conv(node.input_shapes[0][-1]), node, ctx)
 
 
-@PYTORCH.register(Separable)
-def _separable(layer: Separable, node: Node, ctx: Ctx) -> Lowered:
+@PYTORCH.register(L.Separable)
+def _separable(layer: L.Separable, node: Node, ctx: Ctx) -> Lowered:
     """nn.Sequential(depthwise conv without bias, 1x1 conv): state_dict keys .0 and .1."""
     cin = node.input_shapes[0][-1]
     depthwise = layer.depthwise(cin)  # the bound layer's resolved kernel, stride and pads
@@ -179,8 +161,8 @@ def _separable(layer: Separable, node: Node, ctx: Ctx) -> Lowered:
     return Lowered([(node.name, module)], [(expr, comment)], params(node, node.name, where))
 
 
-@PYTORCH.register(Deconv)
-def _deconv(layer: Deconv, node: Node, ctx: Ctx) -> Lowered:
+@PYTORCH.register(L.Deconv)
+def _deconv(layer: L.Deconv, node: Node, ctx: Ctx) -> Lowered:
     """ConvTranspose with padding = where TensorFlow's output starts in the full scatter,
     output_padding for the zero rows it adds at the end, a slice for a row it drops."""
     shape = node.input_shapes[0]
@@ -215,7 +197,7 @@ def _deconv(layer: Deconv, node: Node, ctx: Ctx) -> Lowered:
 
 
 # complex: one optional keyword per option of nn.ConvNd that differs from its default
-def _conv_parts(layer: Conv, cin: int, ctx: Ctx) -> tuple[Call, object, str | None]:
+def _conv_parts(layer: L.Conv, cin: int, ctx: Ctx) -> tuple[Call, object, str | None]:
     """The nn.ConvNd call, the (maybe padded) input expression and a comment."""
     r = len(layer.kernel)
     pads = layer.pads()
@@ -240,9 +222,9 @@ def _conv_parts(layer: Conv, cin: int, ctx: Ctx) -> tuple[Call, object, str | No
     return Call.of(f"nn.Conv{r}d", cin, layer.filters, **kw), x, comment
 
 
-@PYTORCH.register(Pool)
+@PYTORCH.register(L.Pool)
 # complex: the window, stride and padding each decide one keyword of nn.*PoolNd
-def _pool(layer: Pool, node: Node, ctx: Ctx) -> Lowered:
+def _pool(layer: L.Pool, node: Node, ctx: Ctx) -> Lowered:
     assert layer.stride is not None  # bound
     r = len(layer.size)
     pads = layer.pads()
@@ -263,7 +245,7 @@ def _pool(layer: Pool, node: Node, ctx: Ctx) -> Lowered:
     return _padded_pool(layer, node, ctx, Call.of(cls, **kw))
 
 
-def _padded_pool(layer: Pool, node: Node, ctx: Ctx, module: Call) -> Lowered:
+def _padded_pool(layer: L.Pool, node: Node, ctx: Ctx, module: Call) -> Lowered:
     """Padding PyTorch's pooling cannot express: pad first (max: -inf; avg: zeros, then
     divide by the real count)."""
     pad = _torch_pad(layer.pads())
@@ -276,13 +258,13 @@ def _padded_pool(layer: Pool, node: Node, ctx: Ctx, module: Call) -> Lowered:
     return Lowered([(node.name, module)], [(expr, None)])
 
 
-@PYTORCH.register(Input)
-def _input(layer: Input, node: Node, ctx: Ctx) -> Lowered:
+@PYTORCH.register(L.Input)
+def _input(layer: L.Input, node: Node, ctx: Ctx) -> Lowered:
     return Lowered()
 
 
-@PYTORCH.register(Flatten)
-def _flatten(layer: Flatten, node: Node, ctx: Ctx) -> Lowered:
+@PYTORCH.register(L.Flatten)
+def _flatten(layer: L.Flatten, node: Node, ctx: Ctx) -> Lowered:
     shape = node.input_shapes[0]
     if node.name in ctx.plan.canonical:  # these features meet others, or leave the model
         last = "(0, 2, 1)" if len(shape) == 2 else "(0, 2, 3, 1)"
@@ -294,8 +276,8 @@ def _flatten(layer: Flatten, node: Node, ctx: Ctx) -> Lowered:
     return Lowered([], [(Call.of("torch.flatten", ctx.x, 1), comment)])
 
 
-@PYTORCH.register(Dense)
-def _dense(layer: Dense, node: Node, ctx: Ctx) -> Lowered:
+@PYTORCH.register(L.Dense)
+def _dense(layer: L.Dense, node: Node, ctx: Ctx) -> Lowered:
     kw = {} if layer.bias else {"bias": False}
     module = Call.of("nn.Linear", node.input_shapes[0][0], layer.units, **kw)
     expr = _inline(layer.activation, Call.of(f"self.{node.name}", ctx.x), ctx)
@@ -308,8 +290,8 @@ _NORM["moving_mean"] = ("running_mean", SAME)
 _NORM["moving_variance"] = ("running_var", SAME)
 
 
-@PYTORCH.register(BatchNorm)
-def _batchnorm(layer: BatchNorm, node: Node, ctx: Ctx) -> Lowered:
+@PYTORCH.register(L.BatchNorm)
+def _batchnorm(layer: L.BatchNorm, node: Node, ctx: Ctx) -> Lowered:
     shape = node.input_shapes[0]
     dim = "2d" if len(shape) == 3 else "1d"
     module = Call.of(f"nn.BatchNorm{dim}", shape[-1], eps=layer.eps, momentum=layer.momentum)
@@ -317,8 +299,8 @@ def _batchnorm(layer: BatchNorm, node: Node, ctx: Ctx) -> Lowered:
     return Lowered([(node.name, module)], steps, params(node, node.name, _NORM))
 
 
-@PYTORCH.register(LayerNorm)
-def _layernorm(layer: LayerNorm, node: Node, ctx: Ctx) -> Lowered:
+@PYTORCH.register(L.LayerNorm)
+def _layernorm(layer: L.LayerNorm, node: Node, ctx: Ctx) -> Lowered:
     """nn.LayerNorm normalises the last axis: move channels there and back."""
     shape = node.input_shapes[0]
     module = Call.of("nn.LayerNorm", shape[-1], eps=layer.eps)
@@ -333,28 +315,28 @@ def _layernorm(layer: LayerNorm, node: Node, ctx: Ctx) -> Lowered:
     return Lowered([(node.name, module)], [(expr, "layer norm over the channels")], weights)
 
 
-@PYTORCH.register(ZeroPad)
-def _zeropad(layer: ZeroPad, node: Node, ctx: Ctx) -> Lowered:
+@PYTORCH.register(L.ZeroPad)
+def _zeropad(layer: L.ZeroPad, node: Node, ctx: Ctx) -> Lowered:
     pads = tuple(zip(layer.pad[0::2], layer.pad[1::2]))
     return Lowered([], [(ctx.F("pad", ctx.x, _torch_pad(pads)), None)])
 
 
-@PYTORCH.register(Activation)
-def _activation(layer: Activation, node: Node, ctx: Ctx) -> Lowered:
+@PYTORCH.register(L.Activation)
+def _activation(layer: L.Activation, node: Node, ctx: Ctx) -> Lowered:
     expr = activation(layer.fn, layer.alpha, layer.approximate, ctx.x, ctx)
     return Lowered([], [] if expr is ctx.x else [(expr, None)])
 
 
-@PYTORCH.register(GlobalPool)
-def _globalpool(layer: GlobalPool, node: Node, ctx: Ctx) -> Lowered:
+@PYTORCH.register(L.GlobalPool)
+def _globalpool(layer: L.GlobalPool, node: Node, ctx: Ctx) -> Lowered:
     dims = tuple(range(2, len(node.input_shapes[0]) + 1))
     method = "amax" if layer.op == "max" else "mean"
     dim = dims[0] if len(dims) == 1 else dims
     return Lowered([], [(Call.of(f"{ctx.x.text}.{method}", dim=dim), f"global {layer.op} pool")])
 
 
-@PYTORCH.register(Upsample)
-def _upsample(layer: Upsample, node: Node, ctx: Ctx) -> Lowered:
+@PYTORCH.register(L.Upsample)
+def _upsample(layer: L.Upsample, node: Node, ctx: Ctx) -> Lowered:
     kw: dict[str, object] = {"mode": layer.mode}
     if layer.mode == "bilinear":
         kw["align_corners"] = False  # half-pixel centres, as TensorFlow resizes
@@ -362,17 +344,17 @@ def _upsample(layer: Upsample, node: Node, ctx: Ctx) -> Lowered:
     return Lowered([], [(ctx.F("interpolate", ctx.x, scale_factor=factor, **kw), None)])
 
 
-@PYTORCH.register(Add)
-def _add(layer: Add, node: Node, ctx: Ctx) -> Lowered:
+@PYTORCH.register(L.Add)
+def _add(layer: L.Add, node: Node, ctx: Ctx) -> Lowered:
     return Lowered([], [(Code(" + ".join(v.text for v in ctx.ins)), None)])
 
 
-@PYTORCH.register(Concat)
-def _concat(layer: Concat, node: Node, ctx: Ctx) -> Lowered:
+@PYTORCH.register(L.Concat)
+def _concat(layer: L.Concat, node: Node, ctx: Ctx) -> Lowered:
     return Lowered([], [(Call.of("torch.cat", list(ctx.ins), dim=1), None)])
 
 
-@PYTORCH.register(Dropout)
-def _dropout(layer: Dropout, node: Node, ctx: Ctx) -> Lowered:
+@PYTORCH.register(L.Dropout)
+def _dropout(layer: L.Dropout, node: Node, ctx: Ctx) -> Lowered:
     module = Call.of("nn.Dropout", p=layer.rate)
     return Lowered([(node.name, module)], [(Call.of(f"self.{node.name}", ctx.x), None)])
