@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 
 from ...ir import Model, Node
 from ...layers import (
+    PRELU_INIT,
     Activation,
     Add,
     BatchNorm,
     Concat,
     Conv,
+    Crop,
     Deconv,
     Dense,
     Depthwise,
@@ -31,6 +33,7 @@ from ...layers import (
     Input,
     LayerNorm,
     Pool,
+    PReLU,
     Separable,
     Upsample,
     ZeroPad,
@@ -321,6 +324,27 @@ def _layernorm(layer: LayerNorm, node: Node, ctx: Ctx) -> Lowered:
 def _zeropad(layer: ZeroPad, node: Node, ctx: Ctx) -> Lowered:
     pads = tuple(zip(layer.pad[0::2], layer.pad[1::2]))
     return Lowered([], [(ctx.F("pad", ctx.x, _torch_pad(pads)), None)])
+
+
+def _crop_slice(before: int, after: int) -> str:
+    """``1:-2``; an end crop of 0 keeps the end (``1:``, never ``1:-0``)."""
+    return f"{before or ''}:{f'-{after}' if after else ''}"
+
+
+@PYTORCH.register(Crop)
+def _crop(layer: Crop, node: Node, ctx: Ctx) -> Lowered:
+    index = ", ".join([":", ":", *(_crop_slice(a, b) for a, b in layer.crops())])
+    return Lowered([], [(Code(f"{ctx.x.text}[{index}]"), None)])
+
+
+@PYTORCH.register(PReLU)
+def _prelu(layer: PReLU, node: Node, ctx: Ctx) -> Lowered:
+    """nn.PReLU(C): one slope per channel, dim 1 of NCHW, (N, C, L) and (N, C) alike."""
+    module = Call.of("nn.PReLU", node.input_shapes[0][-1], init=PRELU_INIT)
+    steps: list[tuple[object, str | None]] = [(Call.of(f"self.{node.name}", ctx.x), None)]
+    return Lowered(
+        [(node.name, module)], steps, params(node, node.name, {"alpha": ("weight", SAME)})
+    )
 
 
 @PYTORCH.register(Activation)
