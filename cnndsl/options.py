@@ -187,7 +187,7 @@ class BoolT(OptType):
         raise self.fail(v)
 
 
-def _pad_tuple(v: Value) -> tuple[int, ...]:
+def _pad_tuple(v: Value, noun: str) -> tuple[int, ...]:
     """``(before, after)`` or ``(top, bottom, left, right)``: integers only."""
     bad = [x for x in v.value if x.kind != "int"]
     if bad:
@@ -195,7 +195,7 @@ def _pad_tuple(v: Value) -> tuple[int, ...]:
     out = tuple(int(x.value) for x in v.value)
     if len(out) not in (2, 4):
         raise OptionError(
-            f"padding {v.text()} has {len(out)} numbers; write (before, after) "
+            f"{noun} {v.text()} has {len(out)} numbers; write (before, after) "
             "for a sequence or (top, bottom, left, right) for an image",
             None,
             v,
@@ -207,6 +207,7 @@ class PadT(OptType):
     """Explicit zero padding: ``1``, ``1x2`` (height x width), ``(before, after)`` or
     ``(top, bottom, left, right)``. Kept as written; layers resolve it by rank."""
 
+    noun = "padding"
     what = "padding like 1, 1x2, (before, after) or (top, bottom, left, right)"
     forms = frozenset({"int", "dims", "tuple"})
 
@@ -216,15 +217,22 @@ class PadT(OptType):
         elif v.kind == "dims":
             h, *rest = v.value
             if len(rest) != 1:
-                raise OptionError(f"padding {v.text()} has too many sizes", None, v)
+                raise OptionError(f"{self.noun} {v.text()} has too many sizes", None, v)
             out = (h, h, rest[0], rest[0])  # 1x2 means 1 top and bottom, 2 left and right
         elif v.kind == "tuple":
-            out = _pad_tuple(v)
+            out = _pad_tuple(v, self.noun)
         else:
             raise self.fail(v)
         if any(p < 0 for p in out):
             raise OptionError(f"must not be negative, found {v.text()}", None, v)
         return out
+
+
+class CropT(PadT):
+    """Cropping, written and resolved like :class:`PadT`'s padding."""
+
+    noun = "cropping"
+    what = "cropping like 1, 1x2, (before, after) or (top, bottom, left, right)"
 
 
 class NameT(OptType):

@@ -195,6 +195,20 @@ def _zeropad(draw, t: State) -> str:
     return f"zeropad ({','.join(map(str, pads))})"
 
 
+def _crop(draw, t: State) -> str:
+    """Crops that leave every size >= 1: before + after <= n - 1 on each axis."""
+    crops = []
+    for n in t.sizes:
+        before = draw(st.integers(0, min(n - 1, 2)))
+        crops += [before, draw(st.integers(0, min(n - 1 - before, 2)))]
+    t.sizes = [n - crops[2 * i] - crops[2 * i + 1] for i, n in enumerate(t.sizes)]
+    return f"crop ({','.join(map(str, crops))})"
+
+
+def _prelu(draw, t: State) -> str:
+    return "prelu"
+
+
 def _flatten(draw, t: State) -> str:
     return "flatten"
 
@@ -218,6 +232,8 @@ DRAWERS = {
     "activation": _activation,
     "dropout": _dropout,
     "zeropad": _zeropad,
+    "crop": _crop,
+    "prelu": _prelu,
     "depthwise": _depthwise,
     "upsample": _upsample,
     "separable": _separable,
@@ -230,6 +246,8 @@ DRAWERS = {
     "globalpool": _globalpool,
 }
 HEAD = {"flatten", "dense", "globalpool"}
+#: kinds drawn on the flattened features too (per-feature weights: the flatten order)
+ON_FEATURES = ("batchnorm", "prelu")
 GRAPH = {"add", "concat"}
 
 
@@ -245,11 +263,14 @@ def linear_models(draw, max_layers: int = 6, head: bool = True, graphs: bool = F
     for _ in range(draw(st.integers(1, max_layers))):
         lines.append(DRAWERS[draw(st.sampled_from(body))](draw, t))
     if head and graphs and draw(st.integers(0, 3)) == 0:
-        lines += [_globalpool(draw, t), _dense(draw, t)]
+        lines.append(_globalpool(draw, t))
+        if draw(st.booleans()):  # on a vector whose order no flatten changed
+            lines.append(_prelu(draw, t))
+        lines.append(_dense(draw, t))
     elif head and draw(st.booleans()):
         lines.append(_flatten(draw, t))
         if draw(st.booleans()):
-            lines.append(_batchnorm(draw, t))
+            lines.append(DRAWERS[draw(st.sampled_from(ON_FEATURES))](draw, t))
         if draw(st.integers(0, 3)):  # sometimes the model ends on the flattened features
             lines.append(_dense(draw, t))
     return "\n".join(lines) + "\n"

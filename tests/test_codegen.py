@@ -250,3 +250,41 @@ def test_random_models_keras_counts_and_shapes(src: str, tmp_path_factory) -> No
     note(f"the model, as .cnn source:\n{src}")
     m = cnndsl.parse(src)
     check_keras(emit(m, "keras"), m, tmp_path_factory.mktemp("k"))
+
+
+def test_crop_slices_in_pytorch_and_crops_in_keras(tmp_path) -> None:
+    """A crop of 0 at an end keeps that end (``1:``, never ``1:-0``, which is empty)."""
+    m = cnndsl.parse("input 6x5x2\ncrop (1, 0, 0, 2)\nconv 2 1\ncrop (0, 1)")
+    torch_code, keras_code = emit(m, "pytorch"), emit(m, "keras")
+    assert "x = x[:, :, 1:, :-2]" in torch_code
+    assert "x = x[:, :, :, 1:-1]" in torch_code  # (0, 1) on an image: 0 on the height
+    assert 'layers.Cropping2D(cropping=((1, 0), (0, 2)), name="crop_1")' in keras_code
+    check_torch(torch_code, m, tmp_path)
+    check_keras(keras_code, m, tmp_path)
+    seq = cnndsl.parse("input 9x2\ncrop (0, 3)\ncrop 2")
+    assert "x = x[:, :, :-3]" in emit(seq, "pytorch")
+    assert "x = x[:, :, 2:-2]" in emit(seq, "pytorch")
+    assert "layers.Cropping1D(cropping=(0, 3)" in emit(seq, "keras")
+    for i, code in enumerate((torch_code, emit(seq, "pytorch"))):
+        path = tmp_path / f"crop{i}.py"
+        path.write_text(code)
+        fmt = subprocess.run(
+            [sys.executable, "-m", "ruff", "format", "--isolated", "--check", str(path)],
+            capture_output=True,
+            text=True,
+        )
+        assert fmt.returncode == 0, fmt.stdout + code
+
+
+@pytest.mark.parametrize(
+    ("src", "shared"),
+    [("input 6x6x3", "shared_axes=[1, 2]"), ("input 8x3", "shared_axes=[1]"), ("input 5", None)],
+)
+def test_prelu_shares_its_slopes_over_the_spatial_axes(src: str, shared, tmp_path) -> None:
+    m = cnndsl.parse(f"{src}\nprelu")
+    keras_code, torch_code = emit(m, "keras"), emit(m, "pytorch")
+    assert "alpha_initializer=keras.initializers.Constant(0.25)" in keras_code
+    assert (shared in keras_code) if shared else ("shared_axes" not in keras_code)
+    assert f"nn.PReLU({m.input_shape[-1]}, init=0.25)" in torch_code
+    check_keras(keras_code, m, tmp_path)
+    check_torch(torch_code, m, tmp_path)

@@ -310,3 +310,56 @@ def test_erf_accuracy() -> None:
     got = ops.erf(v)
     want = np.array([math.erf(t) for t in v])
     assert np.max(np.abs(got - want)) < 1.5e-7
+
+
+def test_prelu_by_hand() -> None:
+    """x where x >= 0, alpha[c] * x elsewhere: alpha indexed by the last axis."""
+    m = cnndsl.parse("input 2x3x2\nprelu")
+    assert m.total_params == 2
+    w = {"prelu_1": {"alpha": np.array([0.5, -2.0], np.float32)}}
+    x = np.array(
+        [[[[1, -1], [-4, 2], [0, -3]], [[-2, -2], [3, 0], [-1, 1]]]], np.float32
+    )  # (1, 2, 3, 2)
+    want = np.array(
+        [[[[1, 2], [-2, 2], [0, 6]], [[-1, 4], [3, 0], [-0.5, 1]]]], np.float32
+    )  # channel 0 negatives halved, channel 1 negatives times -2
+    np.testing.assert_array_equal(forward(m, w, x), want)
+
+
+def test_prelu_on_vectors_and_sequences_and_its_initial_slope() -> None:
+    _, w, y = run("input 241\nprelu", GRID[None])
+    assert np.all(w["prelu_1"]["alpha"] == 0.25)  # PyTorch's default, the language's
+    np.testing.assert_array_equal(y[0], [v if v >= 0 else 0.25 * v for v in GRID])
+    m = cnndsl.parse("input 3x2\nprelu")
+    x = np.array([[[-1, -1], [2, -4], [-8, 8]]], np.float32)
+    alpha = np.array([0.1, 0.5], np.float32)
+    y = forward(m, {"prelu_1": {"alpha": alpha}}, x)
+    want = [[[-0.1, -0.5], [2, -2], [-0.8, 8]]]
+    np.testing.assert_allclose(y, np.array(want, np.float32), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("src", "shape", "keep"),
+    [
+        # (input, crop) -> output shape and the slice kept, per spatial axis, as hand-written
+        ("input 6x5x2\ncrop 1", (4, 3, 2), (slice(1, 5), slice(1, 4))),
+        ("input 6x5x2\ncrop 1x2", (4, 1, 2), (slice(1, 5), slice(2, 3))),
+        ("input 6x5x2\ncrop (2, 0, 0, 1)", (4, 4, 2), (slice(2, 6), slice(0, 4))),
+        ("input 6x5x2\ncrop (0, 3, 4, 0)", (3, 1, 2), (slice(0, 3), slice(4, 5))),
+        ("input 7x3\ncrop (2, 1)", (4, 3), (slice(2, 6),)),
+        ("input 7x3\ncrop 3", (1, 3), (slice(3, 4),)),
+        ("input 7x3\ncrop (0, 0)", (7, 3), (slice(0, 7),)),
+    ],
+)
+def test_crop_by_hand(src: str, shape: tuple[int, ...], keep: tuple[slice, ...]) -> None:
+    m = cnndsl.parse(src)
+    assert m.output_shape == shape and m.total_params == 0
+    x = np.arange(2 * np.prod(m.input_shape), dtype=np.float32).reshape(2, *m.input_shape)
+    want = x[(slice(None), *keep)]
+    np.testing.assert_array_equal(forward(m, {}, x), want)
+
+
+def test_crop_of_a_sequence_by_value() -> None:
+    x = np.array([[[0], [1], [2], [3], [4]]], np.float32)  # length 5, one channel
+    _, _, y = run("input 5x1\ncrop (2, 1)", x)
+    assert y.tolist() == [[[2.0], [3.0]]]

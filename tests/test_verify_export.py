@@ -143,3 +143,59 @@ def test_round_trip_through_both_frameworks() -> None:
     # and the permutation is real: PyTorch's dense rows differ from the canonical order
     state = convert.to_pytorch(m, w)
     assert not np.array_equal(state["dense_1.weight"], w["dense_1"]["kernel"].T)
+
+
+PRELU_CROP = "input 6x6x3\nconv 4 3x3\nprelu\ncrop 1\nflatten\nprelu\ndense 5\n"
+
+
+def test_verify_passes_with_prelu_and_crop(capsys, tmp_path) -> None:
+    """Probe weights: every prelu slope differs, so the flatten order of the second prelu's
+    slopes (indexed by the flattened features) must be right for PyTorch to agree."""
+    path = tmp_path / "prelu_crop.cnn"
+    path.write_text(PRELU_CROP)
+    assert main(["verify", str(path), "--samples", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("PASS") == 4
+    seq = tmp_path / "seq.cnn"
+    seq.write_text("input 10x3\nprelu\ncrop (2, 0)\nconv 2 3\ncrop (0, 1)\nprelu\n")
+    assert main(["verify", str(seq)]) == 0
+    assert capsys.readouterr().out.count("PASS") == 4
+
+
+def test_prelu_slopes_after_flatten_are_reordered_for_pytorch_only() -> None:
+    m = cnndsl.parse(PRELU_CROP)
+    w = init_weights(m, 1)
+    rng = np.random.default_rng(0)
+    for ws in w.values():
+        for k in ws:
+            ws[k] = rng.standard_normal(ws[k].shape).astype(np.float32)
+    state = convert.to_pytorch(m, w)
+    alpha = w["prelu_2"]["alpha"]  # 16 = 2x2x4 features in (H, W, C) order
+    # PyTorch flattens (C, H, W): feature c*4 + h*2 + w is canonical (h*2 + w)*4 + c, by hand
+    want = [alpha[(h * 2 + x) * 4 + c] for c in range(4) for h in range(2) for x in range(2)]
+    np.testing.assert_array_equal(state["prelu_2.weight"], want)
+    np.testing.assert_array_equal(state["prelu_1.weight"], w["prelu_1"]["alpha"])
+    keras_w = convert.to_keras(m, w)
+    assert keras_w["prelu_1"][0].shape == (1, 1, 4)  # shared over height and width
+    np.testing.assert_array_equal(keras_w["prelu_2"][0], alpha)  # Keras flattens like us
+    for to, back in (
+        (convert.to_pytorch, convert.from_pytorch),
+        (convert.to_keras, convert.from_keras),
+    ):
+        again = back(m, to(m, w))
+        for node, ws in w.items():
+            for k, arr in ws.items():
+                np.testing.assert_array_equal(again[node][k], arr)
+
+
+def test_frameworks_initialise_prelu_like_init_weights() -> None:
+    """The generated code's own initial slope is the language's 0.25 (Keras' default is 0)."""
+    m = cnndsl.parse("input 4x4x2\nprelu\nflatten\nprelu")
+    assert init_weights(m)["prelu_1"]["alpha"].tolist() == [0.25, 0.25]
+    keras_arrays = [v for layer in keras_model(m).layers for v in layer.get_weights()]
+    assert [a.shape for a in keras_arrays] == [(1, 1, 2), (32,)]
+    assert all(np.all(a == 0.25) for a in keras_arrays)
+    net = frameworks.module_class(load_generated(m, "pytorch"))()
+    torch_arrays = [p.detach().numpy() for p in net.parameters()]
+    assert [a.shape for a in torch_arrays] == [(2,), (32,)]
+    assert all(np.all(a == 0.25) for a in torch_arrays)

@@ -54,7 +54,8 @@ def add_parsers(sub: Subparsers) -> None:
         "init-weights",
         help="write seeded initial weights to a .npz file",
         description="Glorot-uniform kernels, zero biases, batchnorm gamma=1 beta=0 mean=0 "
-        "var=1; fixed weights= literals as written. Deterministic for a seed.",
+        "var=1, prelu alpha=0.25; fixed weights= literals as written. Deterministic for a "
+        "seed.",
         epilog="example: cnndsl init-weights examples/lenet5.cnn -o lenet5.npz --seed 1",
     )
     iw.add_argument("model", metavar="MODEL", help="model file")

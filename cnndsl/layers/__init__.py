@@ -6,7 +6,7 @@ backends key their tables on the classes re-exported here.
 
 from __future__ import annotations
 
-from .activation import Activation
+from .activation import PRELU_INIT, Activation, PReLU
 from .base import (
     GLOROT,
     KEEPS_ORDER,
@@ -31,7 +31,7 @@ from .core import Dense, Dropout, Flatten, Input
 from .merge import Add, Concat
 from .norm import BATCHNORM_EPS, BATCHNORM_MOMENTUM, BatchNorm, LayerNorm
 from .pool import GlobalPool, Pool
-from .resize import Upsample, ZeroPad
+from .resize import Crop, Upsample, ZeroPad
 from .rules import (
     ACTIVATION,
     ACTIVATIONS,
@@ -53,6 +53,7 @@ __all__ = [
     "LEAKY_RELU_ALPHA",
     "ONES",
     "PADDINGS",
+    "PRELU_INIT",
     "REGISTRY",
     "ZEROS",
     "Activation",
@@ -60,6 +61,7 @@ __all__ = [
     "BatchNorm",
     "Concat",
     "Conv",
+    "Crop",
     "Deconv",
     "Dense",
     "Depthwise",
@@ -73,6 +75,7 @@ __all__ = [
     "LayerError",
     "LayerNorm",
     "OptSpec",
+    "PReLU",
     "Pool",
     "Separable",
     "Shape",

@@ -1,4 +1,5 @@
-"""Activations as statements of their own (``relu``, ``leaky_relu alpha=0.1``)."""
+"""Activations as statements of their own (``relu``, ``leaky_relu alpha=0.1``), and the
+learned one, ``prelu``."""
 
 from __future__ import annotations
 
@@ -6,8 +7,23 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..options import BoolT, FloatT
-from .base import REGISTRY, Entry, Layer, LayerError, Shape, Trait, evolve, opt, register
+from .base import (
+    REGISTRY,
+    Entry,
+    Init,
+    Layer,
+    LayerError,
+    Shape,
+    Trait,
+    Weight,
+    evolve,
+    opt,
+    register,
+)
 from .rules import ACTIVATION, ACTIVATIONS, ELU_ALPHA, LEAKY_RELU_ALPHA
+
+#: prelu's initial slope: PyTorch's default (Keras' is 0; its generated code says 0.25)
+PRELU_INIT = 0.25
 
 
 @register("activation")
@@ -54,3 +70,21 @@ class Activation(Layer):
 for _a in ACTIVATIONS:
     REGISTRY[_a] = Entry(_a, Activation, (("fn", _a),))
 del _a
+
+
+@register("prelu")
+@dataclass(frozen=True)
+class PReLU(Layer):
+    """A leaky relu whose slope for x < 0 is learned, one per channel (the last axis)."""
+
+    KIND: ClassVar[str] = "prelu"
+    EXAMPLE: ClassVar[str] = "prelu"
+    SUMMARY: ClassVar[str] = (
+        f"a learned leaky relu: x if x >= 0, else alpha[c] * x with one slope per channel "
+        f"(the last axis), initially {PRELU_INIT}"
+    )
+    TRAITS: ClassVar[frozenset[Trait]] = frozenset({Trait.PER_CHANNEL})
+
+    def weight_specs(self, inputs: tuple[Shape, ...]) -> tuple[Weight, ...]:
+        c = inputs[0][-1]
+        return (Weight("alpha", (c,), "c", Init("const", PRELU_INIT), (0.05, 0.6)),)

@@ -57,8 +57,11 @@ def fit_rank(kind: str, name: str, value: tuple[int, ...], rank: int) -> tuple[i
     )
 
 
-def resolve_pad(kind: str, pad: tuple[int, ...], rank: int) -> tuple[tuple[int, int], ...]:
-    """Explicit padding as written -> one (before, after) pair per spatial axis."""
+def resolve_pad(
+    kind: str, pad: tuple[int, ...], rank: int, field: str = "pad"
+) -> tuple[tuple[int, int], ...]:
+    """Explicit padding (or cropping: ``field``) as written -> one (before, after) pair per
+    spatial axis."""
     if len(pad) == 1:
         return ((pad[0], pad[0]),) * rank
     if rank == 1 and len(pad) == 2:
@@ -68,8 +71,8 @@ def resolve_pad(kind: str, pad: tuple[int, ...], rank: int) -> tuple[tuple[int, 
     if rank == 2 and len(pad) == 4:
         return ((pad[0], pad[1]), (pad[2], pad[3]))
     raise LayerError(
-        f"pad has {len(pad)} numbers, but a sequence is padded with 1 or (before, after)",
-        field="pad",
+        f"{field} has {len(pad)} numbers, but a sequence takes 1 or (before, after)",
+        field=field,
     )
 
 

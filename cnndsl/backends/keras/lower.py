@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from ... import layers as L
 from ...ir import Model, Node
-from ...layers import Windowed, auto_pads
+from ...layers import PRELU_INIT, Windowed, auto_pads
 from ..codegen import Call, Code
 from ..params import SAME, Layout, Param
 from ..table import Table
@@ -211,6 +211,27 @@ def _zeropad(layer: L.ZeroPad, node: Node, ctx: Ctx) -> Lowered:
     pads = tuple(zip(layer.pad[0::2], layer.pad[1::2]))
     call = Call.of(f"layers.ZeroPadding{dim(len(pads))}", padding=pads_arg(pads), name=node.name)
     return Lowered([call])
+
+
+@KERAS.register(L.Crop)
+def _crop(layer: L.Crop, node: Node, ctx: Ctx) -> Lowered:
+    crops = layer.crops()
+    call = Call.of(f"layers.Cropping{dim(len(crops))}", cropping=pads_arg(crops), name=node.name)
+    return Lowered([call])
+
+
+@KERAS.register(L.PReLU)
+def _prelu(layer: L.PReLU, node: Node, ctx: Ctx) -> Lowered:
+    """One slope per channel: shared over the spatial axes, so Keras' alpha is (1, ..., C).
+    Keras initialises alpha to 0; the language's (and PyTorch's) initial slope is spelled
+    out so that the generated model's own initialisation matches ``init-weights``."""
+    shape = node.input_shapes[0]
+    spatial = list(range(1, len(shape)))
+    kw: dict[str, object] = {"shared_axes": spatial} if spatial else {}
+    init = Call.of("keras.initializers.Constant", PRELU_INIT)
+    call = Call.of("layers.PReLU", alpha_initializer=init, **kw, name=node.name)
+    alpha = Layout(shape=(*(1 for _ in spatial), shape[-1]))
+    return Lowered([call], params(node, {"alpha": (node.name, 0, alpha)}))
 
 
 @KERAS.register(L.Activation)

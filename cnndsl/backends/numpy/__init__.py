@@ -139,6 +139,14 @@ def _zeropad(layer: L.ZeroPad, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     return ops.pad_spatial(xs[0], tuple(zip(layer.pad[0::2], layer.pad[1::2])))
 
 
+@KERNELS.register(L.Crop)
+def _crop(layer: L.Crop, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+    x = xs[0]
+    inner = tuple(slice(a, n - b) for n, (a, b) in zip(x.shape[1:-1], layer.crops()))
+    index = (slice(None), *inner, slice(None))
+    return x[index]
+
+
 @KERNELS.register(L.Upsample)
 def _upsample(layer: L.Upsample, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     return ops.upsample(xs[0], layer.size, layer.mode)
@@ -147,6 +155,14 @@ def _upsample(layer: L.Upsample, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
 @KERNELS.register(L.Activation)
 def _activation(layer: L.Activation, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     return ops.activation(xs[0], layer.fn, layer.alpha, bool(layer.approximate))
+
+
+@KERNELS.register(L.PReLU)
+def _prelu(layer: L.PReLU, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+    """x where x >= 0, alpha[c] * x elsewhere; alpha broadcasts over the last axis."""
+    x = xs[0]
+    y: np.ndarray = np.where(x >= 0, x, x * w["alpha"]).astype(np.float32)
+    return y
 
 
 def iter_forward(

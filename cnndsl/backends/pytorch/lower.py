@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from ... import layers as L
 from ...ir import Model, Node
+from ...layers import PRELU_INIT
 from ..codegen import Call, Code, nested, py
 from ..order import permuted, plan
 from ..params import SAME, Layout, Param, channels_first_kernel
@@ -319,6 +320,27 @@ def _layernorm(layer: L.LayerNorm, node: Node, ctx: Ctx) -> Lowered:
 def _zeropad(layer: L.ZeroPad, node: Node, ctx: Ctx) -> Lowered:
     pads = tuple(zip(layer.pad[0::2], layer.pad[1::2]))
     return Lowered([], [(ctx.F("pad", ctx.x, _torch_pad(pads)), None)])
+
+
+def _crop_slice(before: int, after: int) -> str:
+    """``1:-2``; an end crop of 0 keeps the end (``1:``, never ``1:-0``)."""
+    return f"{before or ''}:{f'-{after}' if after else ''}"
+
+
+@PYTORCH.register(L.Crop)
+def _crop(layer: L.Crop, node: Node, ctx: Ctx) -> Lowered:
+    index = ", ".join([":", ":", *(_crop_slice(a, b) for a, b in layer.crops())])
+    return Lowered([], [(Code(f"{ctx.x.text}[{index}]"), None)])
+
+
+@PYTORCH.register(L.PReLU)
+def _prelu(layer: L.PReLU, node: Node, ctx: Ctx) -> Lowered:
+    """nn.PReLU(C): one slope per channel, dim 1 of NCHW, (N, C, L) and (N, C) alike."""
+    module = Call.of("nn.PReLU", node.input_shapes[0][-1], init=PRELU_INIT)
+    steps: list[tuple[object, str | None]] = [(Call.of(f"self.{node.name}", ctx.x), None)]
+    return Lowered(
+        [(node.name, module)], steps, params(node, node.name, {"alpha": ("weight", SAME)})
+    )
 
 
 @PYTORCH.register(L.Activation)
