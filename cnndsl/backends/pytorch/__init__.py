@@ -22,6 +22,7 @@ from ..codegen import (
     variables,
 )
 from ..params import Param
+from . import conv as _conv  # noqa: F401  (registers the convolution kinds)
 from .lower import ACTIVATIONS, PYTORCH, Ctx, Lowered
 from .names import FILE_NAMES, MODULE_ATTRIBUTES
 

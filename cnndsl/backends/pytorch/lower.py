@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from ... import layers as L
 from ...ir import Model, Node
 from ...layers import PRELU_INIT
-from ..codegen import Call, Code, nested, py
+from ..codegen import Call, Code
 from ..order import permuted, plan
 from ..params import SAME, Layout, Param, channels_first_kernel
 from ..table import Table
@@ -73,12 +73,12 @@ def params(node: Node, attr: str, where: dict[str, tuple[str, Layout]]) -> list[
     return [Param(w.name, f"{attr}.{where[w.name][0]}", 0, where[w.name][1]) for w in node.weights]
 
 
-def _one(v: tuple[int, ...]) -> object:
+def one(v: tuple[int, ...]) -> object:
     """``(3,)`` reads as ``3`` in a 1-D layer."""
     return v[0] if len(v) == 1 else v
 
 
-def _torch_pad(pads: tuple[tuple[int, int], ...]) -> tuple[int, ...]:
+def torch_pad(pads: tuple[tuple[int, int], ...]) -> tuple[int, ...]:
     """F.pad lists the last axis first: (left, right, top, bottom)."""
     return tuple(p for pair in reversed(pads) for p in pair)
 
@@ -111,116 +111,9 @@ def activation(
     return ACTIVATIONS[fn](x, alpha, approximate, ctx)
 
 
-def _inline(fn: str, x: object, ctx: Ctx) -> object:
+def inline_act(fn: str, x: object, ctx: Ctx) -> object:
     bound = L.Activation(fn=fn).bind(())
     return activation(fn, bound.alpha, bound.approximate, x, ctx)
-
-
-def _conv_weights(node: Node, attr: str) -> list[Param]:
-    r = len(node.input_shapes[0]) - 1
-    return params(
-        node, attr, {"kernel": ("weight", channels_first_kernel(r)), "bias": ("bias", SAME)}
-    )
-
-
-def _lower_conv(layer: L.Conv, node: Node, ctx: Ctx) -> Lowered:
-    cin = node.input_shapes[0][-1]
-    module, x, comment = _conv_parts(layer, cin, ctx)
-    if layer.weights is not None:  # canonical (k..., in, out) -> PyTorch (out, in, k...)
-        t = layer.weights
-        r = len(layer.kernel)
-        ctx.fixed[node.name] = nested(t.values, t.shape, (r + 1, r, *range(r)))
-    expr = _inline(layer.activation, Call.of(f"self.{node.name}", x), ctx)
-    return Lowered([(node.name, module)], [(expr, comment)], _conv_weights(node, node.name))
-
-
-@PYTORCH.register(L.Conv)
-def _conv(layer: L.Conv, node: Node, ctx: Ctx) -> Lowered:
-    return _lower_conv(layer, node, ctx)
-
-
-@PYTORCH.register(L.Depthwise)
-def _depthwise(layer: L.Depthwise, node: Node, ctx: Ctx) -> Lowered:
-    """The grouped conv it is (groups = input channels)."""
-    return _lower_conv(layer.as_conv(node.input_shapes[0][-1]), node, ctx)
-
-
-@PYTORCH.register(L.Separable)
-def _separable(layer: L.Separable, node: Node, ctx: Ctx) -> Lowered:
-    """nn.Sequential(depthwise conv without bias, 1x1 conv): state_dict keys .0 and .1."""
-    cin = node.input_shapes[0][-1]
-    depthwise = layer.depthwise(cin)  # the bound layer's resolved kernel, stride and pads
-    dw_module, x, comment = _conv_parts(depthwise, cin, ctx)
-    r = len(layer.kernel)
-    kw = {} if layer.bias else {"bias": False}
-    pointwise = Call.of(f"nn.Conv{r}d", depthwise.filters, layer.filters, kernel_size=1, **kw)
-    module = Call.of("nn.Sequential", dw_module, pointwise)
-    expr = _inline(layer.activation, Call.of(f"self.{node.name}", x), ctx)
-    k = channels_first_kernel(r)
-    where = {"depthwise_kernel": ("0.weight", k), "pointwise_kernel": ("1.weight", k)}
-    where["bias"] = ("1.bias", SAME)
-    return Lowered([(node.name, module)], [(expr, comment)], params(node, node.name, where))
-
-
-@PYTORCH.register(L.Deconv)
-def _deconv(layer: L.Deconv, node: Node, ctx: Ctx) -> Lowered:
-    """ConvTranspose with padding = where TensorFlow's output starts in the full scatter,
-    output_padding for the zero rows it adds at the end, a slice for a row it drops."""
-    shape = node.input_shapes[0]
-    r = len(layer.kernel)
-    starts, cut, extra = [], [], []
-    for n, k, s_, (start, length) in zip(
-        shape[:-1], layer.kernel, layer.stride, layer.crops((shape,))
-    ):
-        op = length - ((n - 1) * s_ + k) + 2 * start
-        starts.append(start)
-        extra.append(max(op, 0))
-        cut.append(-op if op < 0 else 0)
-    kw: dict[str, object] = {"kernel_size": _one(layer.kernel)}
-    if layer.stride != (1,) * r:
-        kw["stride"] = _one(layer.stride)
-    if any(starts):
-        kw["padding"] = _one(tuple(starts))
-    if any(extra):
-        kw["output_padding"] = _one(tuple(extra))
-    if not layer.bias:
-        kw["bias"] = False
-    module = Call.of(f"nn.ConvTranspose{r}d", shape[-1], layer.filters, **kw)
-    x: object = Call.of(f"self.{node.name}", ctx.x)
-    comment = None
-    if any(cut):
-        index = ", ".join([":", ":", *(f":-{c}" if c else ":" for c in cut)])
-        x = Code(f"{py(x)}[{index}]")
-        comment = "'same' as TensorFlow crops it: the extra row/column off the bottom/right"
-    steps = [(_inline(layer.activation, x, ctx), comment)]
-    # canonical (k..., out, in) -> ConvTranspose's (in, out, k...)
-    return Lowered([(node.name, module)], steps, _conv_weights(node, node.name))
-
-
-# complex: one optional keyword per option of nn.ConvNd that differs from its default
-def _conv_parts(layer: L.Conv, cin: int, ctx: Ctx) -> tuple[Call, object, str | None]:
-    """The nn.ConvNd call, the (maybe padded) input expression and a comment."""
-    r = len(layer.kernel)
-    pads = layer.pads()
-    kw: dict[str, object] = {"kernel_size": _one(layer.kernel)}
-    if layer.stride != (1,) * r:
-        kw["stride"] = _one(layer.stride)
-    x: object = ctx.x
-    comment = None
-    if all(a == b for a, b in pads):
-        if any(a for a, _ in pads):
-            kw["padding"] = _one(tuple(a for a, _ in pads))
-    else:
-        x = ctx.F("pad", ctx.x, _torch_pad(pads))
-        if layer.padding == "same":
-            comment = "'same' as TensorFlow pads it: the extra row/column at the bottom/right"
-    if layer.dilation != (1,) * r:
-        kw["dilation"] = _one(layer.dilation)
-    if layer.groups != 1:
-        kw["groups"] = layer.groups
-    if not layer.bias:
-        kw["bias"] = False
-    return Call.of(f"nn.Conv{r}d", cin, layer.filters, **kw), x, comment
 
 
 @PYTORCH.register(L.Pool)
@@ -229,15 +122,15 @@ def _pool(layer: L.Pool, node: Node, ctx: Ctx) -> Lowered:
     assert layer.stride is not None  # bound
     r = len(layer.size)
     pads = layer.pads()
-    kw: dict[str, object] = {"kernel_size": _one(layer.size)}
+    kw: dict[str, object] = {"kernel_size": one(layer.size)}
     if layer.stride != layer.size:
-        kw["stride"] = _one(layer.stride)
+        kw["stride"] = one(layer.stride)
     native = all(a == b and 2 * a <= k for (a, b), k in zip(pads, layer.size))
     padded = any(a or b for a, b in pads)
     cls = f"nn.{'Max' if layer.op == 'max' else 'Avg'}Pool{r}d"
     if not padded or native:
         if padded:  # PyTorch pads symmetrically, up to half the window
-            kw["padding"] = _one(tuple(a for a, _ in pads))
+            kw["padding"] = one(tuple(a for a, _ in pads))
             if layer.op == "avg":
                 kw["count_include_pad"] = False
         return Lowered(
@@ -249,7 +142,7 @@ def _pool(layer: L.Pool, node: Node, ctx: Ctx) -> Lowered:
 def _padded_pool(layer: L.Pool, node: Node, ctx: Ctx, module: Call) -> Lowered:
     """Padding PyTorch's pooling cannot express: pad first (max: -inf; avg: zeros, then
     divide by the real count)."""
-    pad = _torch_pad(layer.pads())
+    pad = torch_pad(layer.pads())
     if layer.op == "max":
         expr = Call.of(f"self.{node.name}", ctx.F("pad", ctx.x, pad, value=float("-inf")))
         return Lowered([(node.name, module)], [(expr, "max pooling pads with -inf")])
@@ -281,7 +174,7 @@ def _flatten(layer: L.Flatten, node: Node, ctx: Ctx) -> Lowered:
 def _dense(layer: L.Dense, node: Node, ctx: Ctx) -> Lowered:
     kw = {} if layer.bias else {"bias": False}
     module = Call.of("nn.Linear", node.input_shapes[0][0], layer.units, **kw)
-    expr = _inline(layer.activation, Call.of(f"self.{node.name}", ctx.x), ctx)
+    expr = inline_act(layer.activation, Call.of(f"self.{node.name}", ctx.x), ctx)
     where = {"kernel": ("weight", channels_first_kernel(0)), "bias": ("bias", SAME)}
     return Lowered([(node.name, module)], [(expr, None)], params(node, node.name, where))
 
@@ -319,7 +212,7 @@ def _layernorm(layer: L.LayerNorm, node: Node, ctx: Ctx) -> Lowered:
 @PYTORCH.register(L.ZeroPad)
 def _zeropad(layer: L.ZeroPad, node: Node, ctx: Ctx) -> Lowered:
     pads = tuple(zip(layer.pad[0::2], layer.pad[1::2]))
-    return Lowered([], [(ctx.F("pad", ctx.x, _torch_pad(pads)), None)])
+    return Lowered([], [(ctx.F("pad", ctx.x, torch_pad(pads)), None)])
 
 
 def _crop_slice(before: int, after: int) -> str:
