@@ -11,6 +11,7 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -141,3 +142,43 @@ def test_conv_and_pool_match_torch(case) -> None:
     assert m.node("conv_1").params == sum(p.numel() for p in conv.parameters())
     # 'same' pooling: TensorFlow's ceil(n / 2)
     assert m.output_shape == (*(-(-n // 2) for n in y.shape[2:]), filters)
+
+
+def _const_weights_of_every_kind():
+    from test_design import KINDS, kind_model
+
+    for cls in KINDS:
+        model = kind_model(cls)
+        consts = [
+            (n.name, w)
+            for n in model.nodes
+            for w in n.weights
+            # per-channel constants; biases are zeros in the language and in Keras, but
+            # PyTorch draws them at random (its convention, left to the framework)
+            if w.init.kind == "const" and "c" in w.axes
+        ]
+        if consts:
+            yield cls.KIND, model, consts
+
+
+@pytest.mark.parametrize(
+    "kind,model,consts", list(_const_weights_of_every_kind()), ids=lambda v: str(v)[:12]
+)
+def test_frameworks_start_constant_weights_where_the_language_does(kind, model, consts) -> None:
+    """The generated models' own initialisation (no weights loaded) gives every weight the
+    language declares as a constant (batchnorm gamma = 1, prelu slope = 0.25, ...) that
+    constant, as `init-weights` does: a user who trains the generated code from scratch
+    starts where the language says."""
+    from cnndsl.frameworks import keras_model, keras_weights, torch_module, torch_weights
+
+    got = {
+        "pytorch": torch_weights(model, torch_module(model)),
+        "keras": keras_weights(model, keras_model(model)),
+    }
+    for framework, weights in got.items():
+        for node, w in consts:
+            np.testing.assert_array_equal(
+                weights[node][w.name],
+                np.full(w.shape, w.init.value, np.float32),
+                err_msg=f"{framework}: {kind} {w.name}",
+            )

@@ -56,7 +56,7 @@ class Alexnet(nn.Module):
         x = F.relu(self.conv_4(x))
         x = F.relu(self.conv_5(x))
         x = self.pool_3(x)
-        # NCHW order; the weight converter reorders the next dense layer's rows
+        # NCHW order: the weight converter permutes the next layers' weights to match
         x = torch.flatten(x, 1)
         x = self.dropout_1(x)
         x = F.relu(self.dense_1(x))

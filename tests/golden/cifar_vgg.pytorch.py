@@ -49,7 +49,7 @@ class CifarVgg(nn.Module):
         x = F.relu(self.conv_5(x))
         x = F.relu(self.conv_6(x))
         x = self.pool_3(x)
-        # NCHW order; the weight converter reorders the next dense layer's rows
+        # NCHW order: the weight converter permutes the next layers' weights to match
         x = torch.flatten(x, 1)
         x = F.softmax(self.dense_1(x), dim=1)
         return x

@@ -38,7 +38,7 @@ class Lenet5(nn.Module):
         x = self.pool_1(x)
         x = torch.sigmoid(self.conv_2(x))
         x = self.pool_2(x)
-        # NCHW order; the weight converter reorders the next dense layer's rows
+        # NCHW order: the weight converter permutes the next layers' weights to match
         x = torch.flatten(x, 1)
         x = torch.sigmoid(self.dense_1(x))
         x = torch.sigmoid(self.dense_2(x))

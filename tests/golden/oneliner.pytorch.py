@@ -28,7 +28,7 @@ class Oneliner(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu(self.conv_1(x))
         x = self.pool_1(x)
-        # NCHW order; the weight converter reorders the next dense layer's rows
+        # NCHW order: the weight converter permutes the next layers' weights to match
         x = torch.flatten(x, 1)
         x = F.softmax(self.dense_1(x), dim=1)
         return x

@@ -36,7 +36,7 @@ class TextCnn(nn.Module):
         x = self.pool_1(x)
         x = F.relu(self.conv_2(x))
         x = self.pool_2(x)
-        # NCHW order; the weight converter reorders the next dense layer's rows
+        # NCHW order: the weight converter permutes the next layers' weights to match
         x = torch.flatten(x, 1)
         x = self.dropout_1(x)
         x = F.softmax(self.dense_1(x), dim=1)

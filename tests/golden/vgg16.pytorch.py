@@ -84,7 +84,7 @@ class Vgg16(nn.Module):
         x = F.relu(self.conv_12(x))
         x = F.relu(self.conv_13(x))
         x = self.pool_5(x)
-        # NCHW order; the weight converter reorders the next dense layer's rows
+        # NCHW order: the weight converter permutes the next layers' weights to match
         x = torch.flatten(x, 1)
         x = F.relu(self.dense_1(x))
         x = self.dropout_1(x)

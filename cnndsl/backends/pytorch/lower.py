@@ -166,7 +166,7 @@ def _flatten(layer: L.Flatten, node: Node, ctx: Ctx) -> Lowered:
         return Lowered([], [(expr, "channels-last order, the language's: (H, W, C)")])
     comment = None
     if permuted(shape):
-        comment = "NCHW order; the weight converter reorders the next dense layer's rows"
+        comment = "NCHW order: the weight converter permutes the next layers' weights to match"
     return Lowered([], [(Call.of("torch.flatten", ctx.x, 1), comment)])
 
 
