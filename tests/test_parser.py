@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 import cnndsl
 from cnndsl.layers import REGISTRY
 from cnndsl.parser import parse_statements
+from cnndsl.syntax_errors import SYNTAX_ERRORS
 
 
 def stmts(text: str):
@@ -134,3 +136,28 @@ def test_parser_cache_refuses_a_shared_directory(tmp_path) -> None:
     r = _check_with_cache(cache)
     assert r.returncode == 0
     assert list(cache.iterdir()) == []
+
+
+def _message_pattern(message: str) -> re.Pattern[str]:
+    """A table message with its {found} and {expected} as wildcards."""
+    wild = re.escape(message)
+    for field in ("{found}", "{expected}"):
+        wild = wild.replace(re.escape(field), ".+")
+    return re.compile(wild)
+
+
+@pytest.mark.parametrize(
+    ("label", "example"),
+    [(label, example) for label, case in SYNTAX_ERRORS.items() for example in case.examples],
+)
+def test_syntax_error_examples_get_their_labels_message(label: str, example: str) -> None:
+    """The examples are what the error path learns from: each must read as its label."""
+    _, diags = parse_statements(example)
+    (diag,) = diags
+    matching = [
+        other
+        for other, case in SYNTAX_ERRORS.items()
+        if _message_pattern(case.message).fullmatch(diag.message)
+    ]
+    assert matching == [label], diag.message
+    assert diag.hint == SYNTAX_ERRORS[label].hint

@@ -70,6 +70,15 @@ def _order(node: Node, orders: list[Order], canonical: frozenset[str]) -> Order:
     return None  # mixes features: its output is in the language's order
 
 
+def _sources(node: Node, order: Order, sources: dict[str, frozenset[str]]) -> frozenset[str]:
+    """The flattens whose (C, H, W) order the node's features carry."""
+    if order is None:
+        return frozenset()
+    if Trait.FLATTENS in type(node.layer).TRAITS and len(node.input_shapes[0]) > 1:
+        return frozenset({node.name})
+    return frozenset().union(*(sources[i] for i in node.inputs))
+
+
 def _walk(model: Model, canonical: frozenset[str]) -> tuple[dict[str, Order], set[str]]:
     """Orders under ``canonical``, and the flattens that must join it: those feeding a sum
     of features in different orders, or the model's output."""
@@ -79,12 +88,7 @@ def _walk(model: Model, canonical: frozenset[str]) -> tuple[dict[str, Order], se
     for node in model.nodes:
         ins = [orders[i] for i in node.inputs]
         orders[node.name] = _order(node, ins, canonical)
-        if orders[node.name] is None:
-            sources[node.name] = frozenset()
-        elif Trait.FLATTENS in type(node.layer).TRAITS and len(node.input_shapes[0]) > 1:
-            sources[node.name] = frozenset({node.name})
-        else:  # the flattens whose order these features carry
-            sources[node.name] = frozenset().union(*(sources[i] for i in node.inputs))
+        sources[node.name] = _sources(node, orders[node.name], sources)
         if Trait.SUMS in type(node.layer).TRAITS and len(set(ins)) > 1:
             conflicts.update(*(sources[i] for i in node.inputs))
     for out in model.outputs:
