@@ -1,4 +1,5 @@
-"""Run the generated Keras and PyTorch code in the real frameworks, on canonical weights.
+"""Run the generated Keras and PyTorch code, and the exported ONNX graph in ONNX Runtime,
+on canonical weights.
 
 Used by ``cnndsl verify``, ``cnndsl export-weights`` and the agreement tests. The
 frameworks are imported only when a function here is called; a missing one
@@ -22,7 +23,8 @@ from .convert import from_keras, from_pytorch, keras_layers, to_keras, to_pytorc
 from .ir import Model
 from .weights import Weights
 
-EXTRA = {"keras": "keras", "pytorch": "torch"}
+EXTRA = {"keras": "keras", "pytorch": "torch", "onnx": "onnx"}
+_MODULE = {"keras": "keras", "pytorch": "torch", "onnx": "onnxruntime"}
 
 
 class FrameworkMissing(Exception):
@@ -32,14 +34,27 @@ class FrameworkMissing(Exception):
 
 
 def framework(target: str) -> Any:
-    """Import Keras (TensorFlow backend, quiet) or torch, or raise FrameworkMissing."""
+    """Import Keras (TensorFlow backend, quiet), torch or onnxruntime, or raise
+    FrameworkMissing."""
     if target == "keras":
         os.environ.setdefault("KERAS_BACKEND", "tensorflow")
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    name = "keras" if target == "keras" else "torch"
-    if importlib.util.find_spec(name) is None:
+    name = _MODULE[target]
+    needed = (name, "onnx") if target == "onnx" else (name,)
+    if any(importlib.util.find_spec(n) is None for n in needed):
         raise FrameworkMissing(target)
     return importlib.import_module(name)
+
+
+def onnx_session(model: Model, weights: Weights) -> Any:
+    """An ONNX Runtime session (CPU) of the exported graph with ``weights``."""
+    ort = framework("onnx")
+    from .backends.onnx import to_onnx
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    data = to_onnx(model, weights).SerializeToString()
+    return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
 
 
 def load_generated(model: Model, target: str) -> types.ModuleType:
@@ -107,6 +122,11 @@ def run(target: str, model: Model, weights: Weights, x: np.ndarray) -> np.ndarra
     """The generated model's output on a channels-last batch, returned channels-last."""
     if target == "keras":
         return np.asarray(keras_model(model, weights)(x, training=False))
+    if target == "onnx":
+        xt = np.ascontiguousarray(np.moveaxis(x, -1, 1) if x.ndim > 2 else x)
+        y = onnx_session(model, weights).run(None, {model.inputs[0]: xt})[0]
+        back: np.ndarray = np.moveaxis(y, 1, -1) if y.ndim > 2 else y
+        return back
     torch = framework("pytorch")
     net = torch_module(model, weights)
     xt = np.moveaxis(x, -1, 1) if x.ndim > 2 else x

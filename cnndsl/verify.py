@@ -1,4 +1,5 @@
-"""`cnndsl verify`: run NumPy, Keras and PyTorch on the same weights and inputs, and compare.
+"""`cnndsl verify`: run NumPy, Keras, PyTorch and ONNX Runtime on the same weights and
+inputs, and compare.
 
 Two outputs agree when, element by element, ``|a - b| <= ATOL * s + RTOL * |b|`` with
 ``s = max(1, max |b|)``: float32 tolerances, scaled so that a large-valued output is not
@@ -21,7 +22,7 @@ from .weights import Weights
 
 RTOL = 1e-4
 ATOL = 1e-5
-TARGETS = ("keras", "pytorch")
+TARGETS = ("keras", "pytorch", "onnx")
 
 
 @dataclass(frozen=True)

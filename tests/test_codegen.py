@@ -18,7 +18,8 @@ import pytest
 from hypothesis import given, note, settings
 
 import cnndsl
-from cnndsl.backends import TARGETS, emit
+from cnndsl.backends import SOURCE_TARGETS as TARGETS
+from cnndsl.backends import emit
 from cnndsl.backends.pytorch import MODULE_ATTRIBUTES
 from cnndsl.cli import main
 from cnndsl.frameworks import module_class

@@ -19,6 +19,7 @@ import pytest
 import cnndsl
 from cnndsl.backends import keras as keras_backend
 from cnndsl.backends import numpy as numpy_backend
+from cnndsl.backends import onnx as onnx_backend
 from cnndsl.backends import pytorch as pytorch_backend
 from cnndsl.backends.numpy import ops
 from cnndsl.backends.table import TABLES
@@ -54,11 +55,11 @@ IDS = [k.KIND for k in KINDS]
 
 def test_tables_exist_for_every_backend() -> None:
     # importing the backends registers their tables
-    assert numpy_backend and keras_backend and pytorch_backend
-    assert {"numpy", "keras", "pytorch"} <= set(TABLES)
+    assert numpy_backend and keras_backend and pytorch_backend and onnx_backend
+    assert {"numpy", "keras", "pytorch", "onnx"} <= set(TABLES)
 
 
-@pytest.mark.parametrize("backend", ["numpy", "keras", "pytorch"])
+@pytest.mark.parametrize("backend", ["numpy", "keras", "pytorch", "onnx"])
 def test_every_kind_has_an_entry_in_every_table(backend: str) -> None:
     missing = [cls.__name__ for cls in KINDS if cls not in TABLES[backend]]
     assert not missing, f"{backend} has no entry for {missing}"
@@ -66,10 +67,15 @@ def test_every_kind_has_an_entry_in_every_table(backend: str) -> None:
 
 @pytest.mark.parametrize(
     "table",
-    [ops.ACTIVATION_FNS, keras_backend.ACTIVATIONS, pytorch_backend.ACTIVATIONS],
-    ids=["numpy", "keras", "pytorch"],
+    [
+        ops.ACTIVATION_FNS,
+        keras_backend.ACTIVATIONS,
+        pytorch_backend.ACTIVATIONS,
+        onnx_backend.ACTIVATIONS,
+    ],
+    ids=["numpy", "keras", "pytorch", "onnx"],
 )
-def test_every_activation_has_a_formula_in_every_backend(table: dict[str, object]) -> None:
+def test_every_activation_has_a_formula_in_every_backend(table: object) -> None:
     assert set(table) == set(ACTIVATIONS)
 
 
@@ -81,7 +87,7 @@ def test_hypothesis_draws_every_kind() -> None:
 def test_every_weight_has_a_home_in_every_framework(cls: type) -> None:
     """Each backend's lowering places every declared weight, exactly once."""
     model = kind_model(cls)
-    for backend in (keras_backend, pytorch_backend):
+    for backend in (keras_backend, pytorch_backend, onnx_backend):
         where = backend.weight_map(model)
         for node in model.nodes:
             placed = [p.weight for p in where.get(node.name, [])]

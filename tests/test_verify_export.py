@@ -25,14 +25,15 @@ def test_verify_passes_and_prints_errors(capsys) -> None:
     out = capsys.readouterr().out
     for pair in ("numpy   vs keras", "numpy   vs pytorch", "keras   vs pytorch"):
         assert pair in out
-    assert out.count("PASS") == 4 and "max abs" in out
+    # six pairs of four backends, and the verdict
+    assert out.count("PASS") == 7 and "max abs" in out
 
 
 def test_verify_json(capsys) -> None:
     assert main(["verify", LENET, "--json", "--seed", "3"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["schema"] == "cnndsl.verify/1" and doc["passed"] is True
-    assert doc["compared"] == ["numpy", "keras", "pytorch"]
+    assert doc["compared"] == ["numpy", "keras", "pytorch", "onnx"]
     assert all(p["max_abs"] < 1e-5 for p in doc["pairs"])
 
 
@@ -155,11 +156,11 @@ def test_verify_passes_with_prelu_and_crop(capsys, tmp_path) -> None:
     path.write_text(PRELU_CROP)
     assert main(["verify", str(path), "--samples", "3"]) == 0
     out = capsys.readouterr().out
-    assert out.count("PASS") == 4
+    assert out.count("PASS") == 7
     seq = tmp_path / "seq.cnn"
     seq.write_text("input 10x3\nprelu\ncrop (2, 0)\nconv 2 3\ncrop (0, 1)\nprelu\n")
     assert main(["verify", str(seq)]) == 0
-    assert capsys.readouterr().out.count("PASS") == 4
+    assert capsys.readouterr().out.count("PASS") == 7
 
 
 def test_prelu_slopes_after_flatten_are_reordered_for_pytorch_only() -> None:

@@ -106,5 +106,5 @@ def test_zoo_passes_verify(name: str) -> None:
             ws["moving_variance"] = rng.uniform(0.5, 1.5, ws["gamma"].shape).astype(np.float32)
     x = rng.standard_normal((2, *m.input_shape)).astype(np.float32)
     report = verify(m, weights, x)
-    assert report.compared == ["numpy", "keras", "pytorch"]
+    assert report.compared == ["numpy", "keras", "pytorch", "onnx"]
     assert report.passed, [p for p in report.pairs if not p.passed]

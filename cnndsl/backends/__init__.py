@@ -14,7 +14,13 @@ from ..ir import Model
 TARGETS = {
     "keras": ("cnndsl.backends.keras", "Keras 3: build_model() returning a keras.Sequential"),
     "pytorch": ("cnndsl.backends.pytorch", "PyTorch: an nn.Module subclass, NCHW"),
+    "onnx": (
+        "cnndsl.backends.onnx",
+        "ONNX: a graph with its weights (-o FILE.onnx; needs cnndsl[onnx]), NCHW",
+    ),
 }
+#: targets whose output is source code (the others are binary files: -o required)
+SOURCE_TARGETS = ("keras", "pytorch")
 
 
 def emit(model: Model, target: str) -> str:

@@ -1,7 +1,8 @@
-"""``compile``: generate Keras 3 or PyTorch source code.
+"""``compile``: generate Keras 3 or PyTorch source code, or an ONNX graph.
 
 The code generator (and jinja2) is imported when the command runs, and neither
-framework ever is: compiling works on a machine that has neither installed.
+framework ever is: compiling works on a machine that has neither installed. The ONNX
+target needs the ``onnx`` package (``cnndsl[onnx]``), imported only for it.
 """
 
 from __future__ import annotations
@@ -19,15 +20,20 @@ from .common import EXIT_OK, EXIT_USAGE, Subparsers, cannot_write, read, report
 def add_parsers(sub: Subparsers) -> None:
     co = sub.add_parser(
         "compile",
-        help="generate Keras 3 or PyTorch source code",
+        help="generate Keras 3 or PyTorch source code, or an ONNX graph",
         description="Write the model as standalone Keras 3 or PyTorch source code, to stdout "
-        "or atomically to -o FILE. Never imports either framework.",
-        epilog="example: cnndsl compile examples/lenet5.cnn --target keras -o lenet5_keras.py",
+        "or atomically to -o FILE (never imports either framework), or as an ONNX graph "
+        "with its weights (-o FILE.onnx; --weights or seeded initial weights).",
+        epilog="example: cnndsl compile examples/lenet5.cnn --target keras -o lenet5_keras.py\n"
+        "         cnndsl compile examples/lenet5.cnn --target onnx -o lenet5.onnx",
     )
     co.add_argument("model", metavar="MODEL", nargs="?", help="model file ('-' reads stdin)")
-    co.add_argument("--target", "-t", choices=["keras", "pytorch"], help="what to generate")
+    co.add_argument("--target", "-t", choices=["keras", "pytorch", "onnx"], help="what to generate")
     co.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     co.add_argument("--list-targets", action="store_true", help="list the targets and exit")
+    co.add_argument("--weights", "-w", metavar="W.npz", help="onnx: canonical weights to embed")
+    co.add_argument("--seed", type=int, default=0, help="onnx: seed of the initial weights")
+    co.add_argument("--opset", type=int, default=None, help="onnx: operator set (default 17)")
     co.set_defaults(func=cmd_compile)
 
 
@@ -42,6 +48,10 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if args.model is None or args.target is None:
         print("cnndsl compile: error: give MODEL and --target (or --list-targets)", file=sys.stderr)
         return EXIT_USAGE
+    if args.target == "onnx":
+        from .onnx_export import compile_onnx
+
+        return compile_onnx(args)
     try:
         model, code = _generate(args.model, args.target)
     except CnnDslError as err:
@@ -72,13 +82,14 @@ def _generate(path: str, target: str) -> tuple[Model, str]:
         raise
 
 
-def _write_atomic(path: str, text: str) -> None:
+def _write_atomic(path: str, text: str | bytes) -> None:
     """Write beside the target, then rename: a reader never sees half a file."""
     directory = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp-{os.getpid()}")
+    data = text.encode("utf-8") if isinstance(text, str) else text
     try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -1,4 +1,5 @@
-"""``verify``: NumPy, Keras and PyTorch on the same weights and inputs must agree.
+"""``verify``: NumPy, Keras, PyTorch and ONNX Runtime on the same weights and inputs must
+agree.
 
 The comparison itself is in cnndsl.verify; this module is its command line: the
 progress display, and the report as text or JSON. NumPy and the frameworks are
@@ -35,8 +36,9 @@ if TYPE_CHECKING:
 def add_parsers(sub: Subparsers) -> None:
     v = sub.add_parser(
         "verify",
-        help="prove NumPy, Keras and PyTorch compute the same function",
-        description="Run the NumPy interpreter and the generated Keras and PyTorch code on "
+        help="prove NumPy, Keras, PyTorch and ONNX Runtime compute the same function",
+        description="Run the NumPy interpreter, the generated Keras and PyTorch code and the "
+        "exported ONNX graph in ONNX Runtime (each when installed) on "
         "the same weights and random inputs; print max abs / max rel error per pair, PASS or "
         "FAIL, and on a failure the first layer that diverges. Exit 1 on disagreement. "
         "Without --weights, seeded probe weights: random kernels, biases, batchnorm "
@@ -146,7 +148,7 @@ def _print_verify_text(args: argparse.Namespace, model: Model, result: Report) -
     print(f"  tolerance: |a - b| <= {ATOL:g} * max(1, max|b|) + {RTOL:g} * |b|, element by element")
     _print_divergences(args.model, model, result)
     if len(result.compared) < 2:
-        print("nothing to compare: install a framework (pip install 'cnndsl[keras,torch]')")
+        print("nothing to compare: install a framework (pip install 'cnndsl[keras,torch,onnx]')")
     print("PASS" if result.passed else "FAIL")
 
 
