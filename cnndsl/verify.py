@@ -5,7 +5,9 @@ Two outputs agree when, element by element, ``|a - b| <= ATOL * s + RTOL * |b|``
 ``s = max(1, max |b|)``: float32 tolerances, scaled so that a large-valued output is not
 held to an absolute bound meant for values near 1. On a disagreement the first layer
 that diverges is found by bisection over model prefixes (each prefix is generated,
-built and compared like the whole model), and named with its source line.
+built and compared like the whole model), and named with its source line. A target
+whose code generator refuses the model (a layer name PyTorch cannot use) is reported
+with compile's error, and the others are still compared; verify then fails.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .backends.numpy import forward
+from .errors import CnnDslError
 from .frameworks import FrameworkMissing, run
 from .ir import Model, Node
 from .weights import Weights
@@ -47,12 +50,13 @@ class Pair:
 class Report:
     compared: list[str]
     missing: dict[str, str] = field(default_factory=dict)  # backend -> why
+    refused: dict[str, CnnDslError] = field(default_factory=dict)  # target -> compile's error
     pairs: list[Pair] = field(default_factory=list)
     diverges_at: dict[str, Node] = field(default_factory=dict)  # target -> first bad node
 
     @property
     def passed(self) -> bool:
-        return len(self.compared) > 1 and all(p.passed for p in self.pairs)
+        return len(self.compared) > 1 and not self.refused and all(p.passed for p in self.pairs)
 
 
 def compare(a: np.ndarray, b: np.ndarray) -> tuple[float, float, bool]:
@@ -74,16 +78,9 @@ def prefix(model: Model, k: int) -> Model:
 def verify(
     model: Model, weights: Weights, x: np.ndarray, progress: Callable[[str], None] = lambda s: None
 ) -> Report:
-    progress("numpy")
-    outputs = {"numpy": forward(model, weights, x)}
+    """Every backend that can run, every pair compared, divergences located."""
     report = Report(compared=["numpy"])
-    for target in TARGETS:
-        progress(target)
-        try:
-            outputs[target] = run(target, model, weights, x)
-            report.compared.append(target)
-        except FrameworkMissing as exc:
-            report.missing[target] = str(exc)
+    outputs = _run_all(model, weights, x, progress, report)
     names = report.compared
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
@@ -94,6 +91,24 @@ def verify(
             progress(f"looking for the first layer where {target} diverges")
             report.diverges_at[target] = first_divergence(model, weights, x, target)
     return report
+
+
+def _run_all(
+    model: Model, weights: Weights, x: np.ndarray, progress: Callable[[str], None], report: Report
+) -> dict[str, np.ndarray]:
+    """Outputs by backend; a missing framework or a refused model is recorded, not raised."""
+    progress("numpy")
+    outputs = {"numpy": forward(model, weights, x)}
+    for target in TARGETS:
+        progress(target)
+        try:
+            outputs[target] = run(target, model, weights, x)
+            report.compared.append(target)
+        except FrameworkMissing as exc:
+            report.missing[target] = str(exc)
+        except CnnDslError as err:  # the generator refuses the model, as compile would
+            report.refused[target] = err
+    return outputs
 
 
 def first_divergence(model: Model, weights: Weights, x: np.ndarray, target: str) -> Node:

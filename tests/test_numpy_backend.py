@@ -363,3 +363,14 @@ def test_crop_of_a_sequence_by_value() -> None:
     x = np.array([[[0], [1], [2], [3], [4]]], np.float32)  # length 5, one channel
     _, _, y = run("input 5x1\ncrop (2, 1)", x)
     assert y.tolist() == [[[2.0], [3.0]]]
+
+
+def test_softmax_of_extreme_inputs_is_exact_and_quiet() -> None:
+    """±3e38 are float32 values whose difference is not: no overflow, no warning, and every
+    probability the float32 rounding of the exact one."""
+    v = np.array([[3e38, -3e38, 0, 1], [-3e38, -3e38, -3e38, -3e38], [1, 2, 3, 4]], np.float32)
+    with np.errstate(all="raise"):
+        _, _, y = run("input 4\nsoftmax", v)
+    np.testing.assert_array_equal(y[:2], [[1, 0, 0, 0], [0.25] * 4])
+    exact = np.exp(v[2].astype(np.float64) - 4)
+    np.testing.assert_array_equal(y[2], (exact / exact.sum()).astype(np.float32))

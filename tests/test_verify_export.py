@@ -200,3 +200,23 @@ def test_frameworks_initialise_prelu_like_init_weights() -> None:
     torch_arrays = [p.detach().numpy() for p in net.parameters()]
     assert [a.shape for a in torch_arrays] == [(2,), (32,)]
     assert all(np.all(a == 0.25) for a in torch_arrays)
+
+
+def test_verify_reports_a_name_pytorch_refuses(capsys, tmp_path) -> None:
+    """A layer named `float` cannot be an nn.Module attribute: verify says so with compile's
+    error (no traceback), still compares NumPy and Keras, and fails."""
+    path = tmp_path / "float.cnn"
+    path.write_text("input 4x4x1; conv 2 3x3 name=float\n")
+    assert main(["compile", str(path), "--target", "pytorch"]) == 1
+    compile_err = capsys.readouterr().err
+    assert "the layer name 'float' is taken in generated PyTorch code" in compile_err
+    assert main(["verify", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert err == compile_err and "Traceback" not in err
+    assert "numpy   vs keras" in out and "PASS" in out and "vs pytorch" not in out
+    assert "not compared: pytorch" in out and out.rstrip().endswith("FAIL")
+    assert main(["verify", str(path), "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["passed"] is False and doc["compared"] == ["numpy", "keras", "onnx"]
+    [error] = doc["refused"]["pytorch"]["errors"]
+    assert error["span"]["line"] == 1 and "'float'" in error["message"]

@@ -87,6 +87,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print("cnndsl verify: error: --samples must be at least 1", file=sys.stderr)
         return EXIT_USAGE
     result = _compare_backends(args, model, weights)
+    _print_refusals(args.model, result)
     if args.json:
         _print_verify_json(args, model, result)
     else:
@@ -120,6 +121,7 @@ def _print_verify_json(args: argparse.Namespace, model: Model, result: Report) -
         "tolerance": {"rtol": RTOL, "atol": ATOL},
         "compared": result.compared,
         "missing": result.missing,
+        "refused": {t: err.to_dict() for t, err in result.refused.items()},
         "pairs": [p.to_dict() for p in result.pairs],
         "diverges_at": {
             t: {"layer": n.name, "kind": n.keyword, "line": n.span.line}
@@ -145,11 +147,21 @@ def _print_verify_text(args: argparse.Namespace, model: Model, result: Report) -
         )
     for why in result.missing.values():
         print(f"  skipped: {why}")
+    for target in result.refused:
+        print(f"  not compared: {target}, whose code generator refuses the model (see stderr)")
     print(f"  tolerance: |a - b| <= {ATOL:g} * max(1, max|b|) + {RTOL:g} * |b|, element by element")
     _print_divergences(args.model, model, result)
     if len(result.compared) < 2:
         print("nothing to compare: install a framework (pip install 'cnndsl[keras,torch,onnx]')")
     print("PASS" if result.passed else "FAIL")
+
+
+def _print_refusals(path: str, result: Report) -> None:
+    """compile's error, with the source line it quotes, for each target that refused."""
+    for err in result.refused.values():
+        if err.source is None:
+            err.source = "\n".join(_source_lines(path))
+        print(err.render(), file=sys.stderr)
 
 
 def _print_divergences(path: str, model: Model, result: Report) -> None:

@@ -163,206 +163,216 @@ import keras
 from keras import layers
 
 
+@keras.saving.register_keras_serializable(package="cnndsl")
+class BatchNorm(layers.BatchNormalization):
+    """BatchNormalization with the language's (PyTorch's) training rule: the batch is
+    normalised with its biased variance, as Keras does, but the moving variance takes the
+    unbiased one, var * n / (n - 1) over the n values of a channel. Same weights in the
+    same order as Keras' layer; inference is Keras' own."""
+
+    def call(self, inputs, training=None, mask=None):
+        outputs = super().call(inputs, training=training, mask=mask)
+        if training and self.trainable:
+            # super() moved the moving variance toward the biased variance: add the
+            # unbiased one's excess, var / (n - 1), with the same weight
+            x = keras.ops.cast(inputs, self.moving_variance.dtype)
+            _, var = keras.ops.moments(x, axes=list(range(len(x.shape) - 1)))
+            n = keras.ops.cast(keras.ops.size(x) // keras.ops.shape(x)[-1], var.dtype)
+            excess = var / keras.ops.maximum(n - 1.0, 1.0)
+            self.moving_variance.assign_add(excess * (1.0 - self.momentum))
+        return outputs
+
+
 def build_model() -> keras.Model:
     """Input (batch, 224x224x3) channels last -> output (batch, 1000)."""
     inputs = keras.Input(shape=(224, 224, 3), name="input")
     x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_1_pad")(inputs)
     x = layers.Conv2D(32, (3, 3), strides=(2, 2), use_bias=False, name="conv_1")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_1")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_1")(x)
     x = layers.Activation("relu6", name="relu6_1")(x)
     x = layers.DepthwiseConv2D(
         (3, 3), padding="same", use_bias=False, name="depthwise_1"
     )(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_2")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_2")(x)
     x = layers.Activation("relu6", name="relu6_2")(x)
     x = layers.Conv2D(16, (1, 1), use_bias=False, name="conv_2")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_3")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_3")(x)
     x = layers.Conv2D(96, (1, 1), use_bias=False, name="conv_3")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_4")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_4")(x)
     x = layers.Activation("relu6", name="relu6_3")(x)
     x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="depthwise_2_pad")(x)
     x = layers.DepthwiseConv2D(
         (3, 3), strides=(2, 2), use_bias=False, name="depthwise_2"
     )(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_5")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_5")(x)
     x = layers.Activation("relu6", name="relu6_4")(x)
     x = layers.Conv2D(24, (1, 1), use_bias=False, name="conv_4")(x)
-    batchnorm_6 = layers.BatchNormalization(
-        epsilon=1e-05, momentum=0.9, name="batchnorm_6"
-    )(x)
+    batchnorm_6 = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_6")(x)
     x = layers.Conv2D(144, (1, 1), use_bias=False, name="conv_5")(batchnorm_6)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_7")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_7")(x)
     x = layers.Activation("relu6", name="relu6_5")(x)
     x = layers.DepthwiseConv2D(
         (3, 3), padding="same", use_bias=False, name="depthwise_3"
     )(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_8")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_8")(x)
     x = layers.Activation("relu6", name="relu6_6")(x)
     x = layers.Conv2D(24, (1, 1), use_bias=False, name="conv_6")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_9")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_9")(x)
     x = layers.Add(name="add_1")([x, batchnorm_6])
     x = layers.Conv2D(144, (1, 1), use_bias=False, name="conv_7")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_10")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_10")(x)
     x = layers.Activation("relu6", name="relu6_7")(x)
     x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="depthwise_4_pad")(x)
     x = layers.DepthwiseConv2D(
         (3, 3), strides=(2, 2), use_bias=False, name="depthwise_4"
     )(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_11")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_11")(x)
     x = layers.Activation("relu6", name="relu6_8")(x)
     x = layers.Conv2D(32, (1, 1), use_bias=False, name="conv_8")(x)
-    batchnorm_12 = layers.BatchNormalization(
-        epsilon=1e-05, momentum=0.9, name="batchnorm_12"
-    )(x)
+    batchnorm_12 = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_12")(x)
     x = layers.Conv2D(192, (1, 1), use_bias=False, name="conv_9")(batchnorm_12)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_13")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_13")(x)
     x = layers.Activation("relu6", name="relu6_9")(x)
     x = layers.DepthwiseConv2D(
         (3, 3), padding="same", use_bias=False, name="depthwise_5"
     )(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_14")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_14")(x)
     x = layers.Activation("relu6", name="relu6_10")(x)
     x = layers.Conv2D(32, (1, 1), use_bias=False, name="conv_10")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_15")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_15")(x)
     add_2 = layers.Add(name="add_2")([x, batchnorm_12])
     x = layers.Conv2D(192, (1, 1), use_bias=False, name="conv_11")(add_2)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_16")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_16")(x)
     x = layers.Activation("relu6", name="relu6_11")(x)
     x = layers.DepthwiseConv2D(
         (3, 3), padding="same", use_bias=False, name="depthwise_6"
     )(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_17")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_17")(x)
     x = layers.Activation("relu6", name="relu6_12")(x)
     x = layers.Conv2D(32, (1, 1), use_bias=False, name="conv_12")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_18")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_18")(x)
     x = layers.Add(name="add_3")([x, add_2])
     x = layers.Conv2D(192, (1, 1), use_bias=False, name="conv_13")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_19")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_19")(x)
     x = layers.Activation("relu6", name="relu6_13")(x)
     x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="depthwise_7_pad")(x)
     x = layers.DepthwiseConv2D(
         (3, 3), strides=(2, 2), use_bias=False, name="depthwise_7"
     )(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_20")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_20")(x)
     x = layers.Activation("relu6", name="relu6_14")(x)
     x = layers.Conv2D(64, (1, 1), use_bias=False, name="conv_14")(x)
-    batchnorm_21 = layers.BatchNormalization(
-        epsilon=1e-05, momentum=0.9, name="batchnorm_21"
-    )(x)
+    batchnorm_21 = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_21")(x)
     x = layers.Conv2D(384, (1, 1), use_bias=False, name="conv_15")(batchnorm_21)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_22")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_22")(x)
     x = layers.Activation("relu6", name="relu6_15")(x)
     x = layers.DepthwiseConv2D(
         (3, 3), padding="same", use_bias=False, name="depthwise_8"
     )(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_23")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_23")(x)
     x = layers.Activation("relu6", name="relu6_16")(x)
     x = layers.Conv2D(64, (1, 1), use_bias=False, name="conv_16")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_24")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_24")(x)
     add_4 = layers.Add(name="add_4")([x, batchnorm_21])
     x = layers.Conv2D(384, (1, 1), use_bias=False, name="conv_17")(add_4)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_25")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_25")(x)
     x = layers.Activation("relu6", name="relu6_17")(x)
     x = layers.DepthwiseConv2D(
         (3, 3), padding="same", use_bias=False, name="depthwise_9"
     )(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_26")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_26")(x)
     x = layers.Activation("relu6", name="relu6_18")(x)
     x = layers.Conv2D(64, (1, 1), use_bias=False, name="conv_18")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_27")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_27")(x)
     add_5 = layers.Add(name="add_5")([x, add_4])
     x = layers.Conv2D(384, (1, 1), use_bias=False, name="conv_19")(add_5)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_28")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_28")(x)
     x = layers.Activation("relu6", name="relu6_19")(x)
     x = layers.DepthwiseConv2D(
         (3, 3), padding="same", use_bias=False, name="depthwise_10"
     )(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_29")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_29")(x)
     x = layers.Activation("relu6", name="relu6_20")(x)
     x = layers.Conv2D(64, (1, 1), use_bias=False, name="conv_20")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_30")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_30")(x)
     x = layers.Add(name="add_6")([x, add_5])
     x = layers.Conv2D(384, (1, 1), use_bias=False, name="conv_21")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_31")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_31")(x)
     x = layers.Activation("relu6", name="relu6_21")(x)
     x = layers.DepthwiseConv2D(
         (3, 3), padding="same", use_bias=False, name="depthwise_11"
     )(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_32")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_32")(x)
     x = layers.Activation("relu6", name="relu6_22")(x)
     x = layers.Conv2D(96, (1, 1), use_bias=False, name="conv_22")(x)
-    batchnorm_33 = layers.BatchNormalization(
-        epsilon=1e-05, momentum=0.9, name="batchnorm_33"
-    )(x)
+    batchnorm_33 = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_33")(x)
     x = layers.Conv2D(576, (1, 1), use_bias=False, name="conv_23")(batchnorm_33)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_34")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_34")(x)
     x = layers.Activation("relu6", name="relu6_23")(x)
     x = layers.DepthwiseConv2D(
         (3, 3), padding="same", use_bias=False, name="depthwise_12"
     )(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_35")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_35")(x)
     x = layers.Activation("relu6", name="relu6_24")(x)
     x = layers.Conv2D(96, (1, 1), use_bias=False, name="conv_24")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_36")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_36")(x)
     add_7 = layers.Add(name="add_7")([x, batchnorm_33])
     x = layers.Conv2D(576, (1, 1), use_bias=False, name="conv_25")(add_7)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_37")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_37")(x)
     x = layers.Activation("relu6", name="relu6_25")(x)
     x = layers.DepthwiseConv2D(
         (3, 3), padding="same", use_bias=False, name="depthwise_13"
     )(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_38")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_38")(x)
     x = layers.Activation("relu6", name="relu6_26")(x)
     x = layers.Conv2D(96, (1, 1), use_bias=False, name="conv_26")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_39")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_39")(x)
     x = layers.Add(name="add_8")([x, add_7])
     x = layers.Conv2D(576, (1, 1), use_bias=False, name="conv_27")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_40")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_40")(x)
     x = layers.Activation("relu6", name="relu6_27")(x)
     x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="depthwise_14_pad")(x)
     x = layers.DepthwiseConv2D(
         (3, 3), strides=(2, 2), use_bias=False, name="depthwise_14"
     )(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_41")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_41")(x)
     x = layers.Activation("relu6", name="relu6_28")(x)
     x = layers.Conv2D(160, (1, 1), use_bias=False, name="conv_28")(x)
-    batchnorm_42 = layers.BatchNormalization(
-        epsilon=1e-05, momentum=0.9, name="batchnorm_42"
-    )(x)
+    batchnorm_42 = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_42")(x)
     x = layers.Conv2D(960, (1, 1), use_bias=False, name="conv_29")(batchnorm_42)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_43")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_43")(x)
     x = layers.Activation("relu6", name="relu6_29")(x)
     x = layers.DepthwiseConv2D(
         (3, 3), padding="same", use_bias=False, name="depthwise_15"
     )(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_44")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_44")(x)
     x = layers.Activation("relu6", name="relu6_30")(x)
     x = layers.Conv2D(160, (1, 1), use_bias=False, name="conv_30")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_45")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_45")(x)
     add_9 = layers.Add(name="add_9")([x, batchnorm_42])
     x = layers.Conv2D(960, (1, 1), use_bias=False, name="conv_31")(add_9)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_46")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_46")(x)
     x = layers.Activation("relu6", name="relu6_31")(x)
     x = layers.DepthwiseConv2D(
         (3, 3), padding="same", use_bias=False, name="depthwise_16"
     )(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_47")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_47")(x)
     x = layers.Activation("relu6", name="relu6_32")(x)
     x = layers.Conv2D(160, (1, 1), use_bias=False, name="conv_32")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_48")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_48")(x)
     x = layers.Add(name="add_10")([x, add_9])
     x = layers.Conv2D(960, (1, 1), use_bias=False, name="conv_33")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_49")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_49")(x)
     x = layers.Activation("relu6", name="relu6_33")(x)
     x = layers.DepthwiseConv2D(
         (3, 3), padding="same", use_bias=False, name="depthwise_17"
     )(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_50")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_50")(x)
     x = layers.Activation("relu6", name="relu6_34")(x)
     x = layers.Conv2D(320, (1, 1), use_bias=False, name="conv_34")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_51")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_51")(x)
     x = layers.Conv2D(1280, (1, 1), use_bias=False, name="conv_35")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_52")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_52")(x)
     x = layers.Activation("relu6", name="relu6_35")(x)
     x = layers.GlobalAveragePooling2D(name="globalpool_1")(x)
     x = layers.Dropout(0.2, name="dropout_1")(x)

@@ -79,6 +79,27 @@ import keras
 from keras import layers
 
 
+@keras.saving.register_keras_serializable(package="cnndsl")
+class BatchNorm(layers.BatchNormalization):
+    """BatchNormalization with the language's (PyTorch's) training rule: the batch is
+    normalised with its biased variance, as Keras does, but the moving variance takes the
+    unbiased one, var * n / (n - 1) over the n values of a channel. Same weights in the
+    same order as Keras' layer; inference is Keras' own."""
+
+    def call(self, inputs, training=None, mask=None):
+        outputs = super().call(inputs, training=training, mask=mask)
+        if training and self.trainable:
+            # super() moved the moving variance toward the biased variance: add the
+            # unbiased one's excess, var / (n - 1), with the same weight
+            x = keras.ops.cast(inputs, self.moving_variance.dtype)
+            _, var = keras.ops.moments(x, axes=list(range(len(x.shape) - 1)))
+            n = keras.ops.cast(keras.ops.size(x) // keras.ops.shape(x)[-1], var.dtype)
+            excess = var / keras.ops.maximum(n - 1.0, 1.0)
+            self.moving_variance.assign_add(excess * (1.0 - self.momentum))
+        return outputs
+
+
+@keras.saving.register_keras_serializable(package="cnndsl")
 class PaddedPooling(layers.Layer):
     """Pooling over explicit padding: max pads with -inf, avg counts real elements only."""
 
@@ -119,90 +140,84 @@ def build_model() -> keras.Model:
     inputs = keras.Input(shape=(224, 224, 3), name="input")
     x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv_1_pad")(inputs)
     x = layers.Conv2D(64, (7, 7), strides=(2, 2), use_bias=False, name="conv_1")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_1")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_1")(x)
     x = layers.Activation("relu", name="relu_1")(x)
     pool_1 = PaddedPooling("max", (3, 3), (2, 2), ((1, 1), (1, 1)), name="pool_1")(x)
     x = layers.Conv2D(64, (3, 3), padding="same", use_bias=False, name="conv_2")(pool_1)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_2")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_2")(x)
     x = layers.Activation("relu", name="relu_2")(x)
     x = layers.Conv2D(64, (3, 3), padding="same", use_bias=False, name="conv_3")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_3")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_3")(x)
     x = layers.Add(name="add_1")([x, pool_1])
     relu_3 = layers.Activation("relu", name="relu_3")(x)
     x = layers.Conv2D(64, (3, 3), padding="same", use_bias=False, name="conv_4")(relu_3)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_4")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_4")(x)
     x = layers.Activation("relu", name="relu_4")(x)
     x = layers.Conv2D(64, (3, 3), padding="same", use_bias=False, name="conv_5")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_5")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_5")(x)
     x = layers.Add(name="add_2")([x, relu_3])
     relu_5 = layers.Activation("relu", name="relu_5")(x)
     x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_6_pad")(relu_5)
     x = layers.Conv2D(128, (3, 3), strides=(2, 2), use_bias=False, name="conv_6")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_6")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_6")(x)
     x = layers.Activation("relu", name="relu_6")(x)
     x = layers.Conv2D(128, (3, 3), padding="same", use_bias=False, name="conv_7")(x)
-    batchnorm_7 = layers.BatchNormalization(
-        epsilon=1e-05, momentum=0.9, name="batchnorm_7"
-    )(x)
+    batchnorm_7 = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_7")(x)
     x = layers.Conv2D(128, (1, 1), strides=(2, 2), use_bias=False, name="conv_8")(
         relu_5
     )
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_8")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_8")(x)
     x = layers.Add(name="add_3")([batchnorm_7, x])
     relu_7 = layers.Activation("relu", name="relu_7")(x)
     x = layers.Conv2D(128, (3, 3), padding="same", use_bias=False, name="conv_9")(
         relu_7
     )
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_9")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_9")(x)
     x = layers.Activation("relu", name="relu_8")(x)
     x = layers.Conv2D(128, (3, 3), padding="same", use_bias=False, name="conv_10")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_10")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_10")(x)
     x = layers.Add(name="add_4")([x, relu_7])
     relu_9 = layers.Activation("relu", name="relu_9")(x)
     x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_11_pad")(relu_9)
     x = layers.Conv2D(256, (3, 3), strides=(2, 2), use_bias=False, name="conv_11")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_11")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_11")(x)
     x = layers.Activation("relu", name="relu_10")(x)
     x = layers.Conv2D(256, (3, 3), padding="same", use_bias=False, name="conv_12")(x)
-    batchnorm_12 = layers.BatchNormalization(
-        epsilon=1e-05, momentum=0.9, name="batchnorm_12"
-    )(x)
+    batchnorm_12 = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_12")(x)
     x = layers.Conv2D(256, (1, 1), strides=(2, 2), use_bias=False, name="conv_13")(
         relu_9
     )
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_13")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_13")(x)
     x = layers.Add(name="add_5")([batchnorm_12, x])
     relu_11 = layers.Activation("relu", name="relu_11")(x)
     x = layers.Conv2D(256, (3, 3), padding="same", use_bias=False, name="conv_14")(
         relu_11
     )
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_14")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_14")(x)
     x = layers.Activation("relu", name="relu_12")(x)
     x = layers.Conv2D(256, (3, 3), padding="same", use_bias=False, name="conv_15")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_15")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_15")(x)
     x = layers.Add(name="add_6")([x, relu_11])
     relu_13 = layers.Activation("relu", name="relu_13")(x)
     x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="conv_16_pad")(relu_13)
     x = layers.Conv2D(512, (3, 3), strides=(2, 2), use_bias=False, name="conv_16")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_16")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_16")(x)
     x = layers.Activation("relu", name="relu_14")(x)
     x = layers.Conv2D(512, (3, 3), padding="same", use_bias=False, name="conv_17")(x)
-    batchnorm_17 = layers.BatchNormalization(
-        epsilon=1e-05, momentum=0.9, name="batchnorm_17"
-    )(x)
+    batchnorm_17 = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_17")(x)
     x = layers.Conv2D(512, (1, 1), strides=(2, 2), use_bias=False, name="conv_18")(
         relu_13
     )
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_18")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_18")(x)
     x = layers.Add(name="add_7")([batchnorm_17, x])
     relu_15 = layers.Activation("relu", name="relu_15")(x)
     x = layers.Conv2D(512, (3, 3), padding="same", use_bias=False, name="conv_19")(
         relu_15
     )
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_19")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_19")(x)
     x = layers.Activation("relu", name="relu_16")(x)
     x = layers.Conv2D(512, (3, 3), padding="same", use_bias=False, name="conv_20")(x)
-    x = layers.BatchNormalization(epsilon=1e-05, momentum=0.9, name="batchnorm_20")(x)
+    x = BatchNorm(epsilon=1e-05, momentum=0.9, name="batchnorm_20")(x)
     x = layers.Add(name="add_8")([x, relu_15])
     x = layers.Activation("relu", name="relu_17")(x)
     x = layers.GlobalAveragePooling2D(name="globalpool_1")(x)

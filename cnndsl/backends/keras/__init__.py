@@ -37,6 +37,7 @@ FILE_NAMES = frozenset(
         "FIXED_WEIGHTS",
         "gelu_tanh",
         "PaddedPooling",
+        "BatchNorm",
     }
 )
 

@@ -1,12 +1,19 @@
 """Helper code generated Keras files carry when Keras has no layer with the language's
-meaning: the tanh form of gelu, pooling over explicit padding."""
+meaning: the tanh form of gelu, pooling over explicit padding, batchnorm's training rule.
+
+Each helper is registered with Keras' serialisation (package ``cnndsl``), so that a saved
+``.keras`` model reloads with ``keras.saving.load_model(path)`` and no ``custom_objects``
+once the generated module has been imported.
+"""
 
 GELU_TANH = '''\
+@keras.saving.register_keras_serializable(package="cnndsl")
 def gelu_tanh(x):
     """gelu, tanh approximation (the language's `gelu approximate=true`)."""
     return keras.activations.gelu(x, approximate=True)'''
 
 PADDED_POOLING = '''\
+@keras.saving.register_keras_serializable(package="cnndsl")
 class PaddedPooling(layers.Layer):
     """Pooling over explicit padding: max pads with -inf, avg counts real elements only."""
 
@@ -40,3 +47,24 @@ class PaddedPooling(layers.Layer):
             "strides": self.strides,
             "padding": self.padding,
         }'''
+
+
+BATCH_NORM = '''\
+@keras.saving.register_keras_serializable(package="cnndsl")
+class BatchNorm(layers.BatchNormalization):
+    """BatchNormalization with the language's (PyTorch's) training rule: the batch is
+    normalised with its biased variance, as Keras does, but the moving variance takes the
+    unbiased one, var * n / (n - 1) over the n values of a channel. Same weights in the
+    same order as Keras' layer; inference is Keras' own."""
+
+    def call(self, inputs, training=None, mask=None):
+        outputs = super().call(inputs, training=training, mask=mask)
+        if training and self.trainable:
+            # super() moved the moving variance toward the biased variance: add the
+            # unbiased one's excess, var / (n - 1), with the same weight
+            x = keras.ops.cast(inputs, self.moving_variance.dtype)
+            _, var = keras.ops.moments(x, axes=list(range(len(x.shape) - 1)))
+            n = keras.ops.cast(keras.ops.size(x) // keras.ops.shape(x)[-1], var.dtype)
+            excess = var / keras.ops.maximum(n - 1.0, 1.0)
+            self.moving_variance.assign_add(excess * (1.0 - self.momentum))
+        return outputs'''

@@ -6,9 +6,11 @@ over as they are. What needs care is spelled out: ``same`` is Keras' own
 (TensorFlow's split), ``full`` and explicit padding become a ZeroPadding layer (for
 convolution) or a small padded-pooling layer (max pads with -inf, average counts real
 elements only); leaky_relu's slope, elu's alpha and gelu's form are written out, and
-batchnorm's momentum is converted to Keras' convention (1 - ours). TensorFlow's
-depthwise kernel on the CPU takes equal strides only: a depthwise (or separable)
-layer with unequal strides becomes the grouped convolution it is.
+batchnorm's momentum is converted to Keras' convention (1 - ours); batchnorm is a small
+subclass of Keras' layer that updates the moving variance with the unbiased batch
+variance in training (the language's rule, PyTorch's). TensorFlow's depthwise kernel on
+the CPU takes equal strides only: a depthwise (or separable) layer with unequal strides
+becomes the grouped convolution it is.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from ...layers import PRELU_INIT, Windowed, auto_pads
 from ..codegen import Call, Code
 from ..params import SAME, Layout, Param
 from ..table import Table
-from .helpers import GELU_TANH, PADDED_POOLING
+from .helpers import BATCH_NORM, GELU_TANH, PADDED_POOLING
 
 #: activations Keras names with exactly the language's meaning and default parameters
 _EXACT = {"relu", "relu6", "sigmoid", "tanh", "softmax", "silu", "gelu", "elu"}
@@ -190,9 +192,11 @@ def _dense(layer: L.Dense, node: Node, ctx: Ctx) -> Lowered:
 
 @KERAS.register(L.BatchNorm)
 def _batchnorm(layer: L.BatchNorm, node: Node, ctx: Ctx) -> Lowered:
-    # Keras' momentum weighs the old value: 1 - the language's (rounded: 1 - 0.1 is 0.9)
+    # Keras' momentum weighs the old value: 1 - the language's (rounded: 1 - 0.1 is 0.9);
+    # the helper subclass updates the moving variance with the unbiased batch variance
+    ctx.helpers["BatchNorm"] = BATCH_NORM
     call = Call.of(
-        "layers.BatchNormalization",
+        "BatchNorm",
         epsilon=layer.eps,
         momentum=round(1.0 - layer.momentum, 12),
         name=node.name,

@@ -282,11 +282,21 @@ def _gelu(y: np.ndarray, x: np.ndarray, alpha: float | None, approx: bool) -> np
     return y
 
 
+#: below it, exp(z) < 2**-150 (half float32's smallest subnormal): 0 in float32, exactly
+_EXP_ZERO_F32 = -104.0
+
+
 def _softmax(y: np.ndarray, x: np.ndarray, alpha: float | None, approx: bool) -> np.ndarray:
-    """Over the last (channel) axis, the maximum subtracted first: no overflow."""
-    y -= y.max(axis=-1, keepdims=True)
-    np.exp(y, out=y)
-    y /= y.sum(axis=-1, keepdims=True)
+    """Over the last (channel) axis, the maximum subtracted first so that exp cannot
+    overflow; in float64, because float32 values as far apart as 3e38 and -3e38 would
+    overflow the subtraction itself. Exponents whose result rounds to 0 in float32 are
+    made -inf, so that exp does not underflow either."""
+    z = y.astype(np.float64)
+    z -= z.max(axis=-1, keepdims=True)
+    z[z < _EXP_ZERO_F32] = -np.inf
+    np.exp(z, out=z)
+    z /= z.sum(axis=-1, keepdims=True)
+    y[...] = z
     return y
 
 
