@@ -7,12 +7,12 @@ neither NumPy nor jinja2: the parser and the standard library only.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
 from ..errors import CnnDslError
 from ..ir import Model
+from ..jsonout import strict_json
 from ..layers import fmt_shape
 from .common import EXIT_MODEL, EXIT_OK, Subparsers, load, report
 
@@ -46,7 +46,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Check every file, even after a bad one: one run reports all of them."""
     results = [_check_file(path, args.json) for path in args.files]
     if args.json:
-        print(json.dumps({"schema": CHECK_SCHEMA, "files": results}, indent=2))
+        print(strict_json({"schema": CHECK_SCHEMA, "files": results}))
     return EXIT_OK if all(r["ok"] for r in results) else EXIT_MODEL
 
 
@@ -97,10 +97,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
     except CnnDslError as err:
         if not args.json:
             return report(err)
-        print(json.dumps({"schema": "cnndsl.errors/1", **err.to_dict()}, indent=2))
+        print(strict_json({"schema": "cnndsl.errors/1", **err.to_dict()}))
         return EXIT_MODEL
     if args.json:
-        print(json.dumps(model.to_dict(), indent=2))
+        print(strict_json(model.to_dict()))
     else:
         print(model.summary())
     return EXIT_OK
