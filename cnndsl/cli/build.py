@@ -7,7 +7,6 @@ framework ever is: compiling works on a machine that has neither installed.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from .. import parse
@@ -21,7 +20,7 @@ def add_parsers(sub: Subparsers) -> None:
         "compile",
         help="generate Keras 3 or PyTorch source code",
         description="Write the model as standalone Keras 3 or PyTorch source code, to stdout "
-        "or atomically to -o FILE. Never imports either framework.",
+        "or to -o FILE (written whole, then renamed into place). Never imports either framework.",
         epilog="example: cnndsl compile examples/lenet5.cnn --target keras -o lenet5_keras.py",
     )
     co.add_argument("model", metavar="MODEL", nargs="?", help="model file ('-' reads stdin)")
@@ -49,8 +48,10 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(code)
         return EXIT_OK
+    from ..safeio import write_text
+
     try:
-        _write_atomic(args.output, code)
+        write_text(args.output, code)
     except OSError as exc:
         return cannot_write(args.output, exc)
     print(f"{args.output}: {TARGETS[args.target][1]} for {model.name}", file=sys.stderr)
@@ -70,16 +71,3 @@ def _generate(path: str, target: str) -> tuple[Model, str]:
         if err.source is None:
             err.source = text
         raise
-
-
-def _write_atomic(path: str, text: str) -> None:
-    """Write beside the target, then rename: a reader never sees half a file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
