@@ -14,7 +14,7 @@ import gc
 import os
 
 from .check import check as _check
-from .errors import CnnDslError, Diagnostic, Span
+from .errors import CnnDslError, Diagnostic, Note, Span
 from .ir import SCHEMA, Model, Node
 from .layers import REGISTRY, Layer, Weight
 from .parser import normalize_newlines, parse_statements
@@ -50,10 +50,33 @@ def parse(text: str, filename: str = "<string>") -> Model:
     gc.disable()
     try:
         statements, syntax = parse_statements(text)
-        return _check(statements, syntax, filename, text)
+        return _unique_names(_check(statements, syntax, filename, text), text)
     finally:
         if gc_was_enabled:
             gc.enable()
+
+
+def _unique_names(model: Model, text: str) -> Model:
+    """Every node's name is its identity (weights, generated code, the interpreter's values):
+    refuse a model where two share one — the checker lets ``conv ... name=input`` take the
+    input's implicit name."""
+    first: dict[str, Node] = {}
+    diags = []
+    for node in model.nodes:
+        seen = first.setdefault(node.name, node)
+        if seen is not node:
+            what = "the model's input" if not seen.inputs else f"the {seen.keyword} here"
+            diags.append(
+                Diagnostic(
+                    f"the name '{node.name}' is already taken",
+                    node.span,
+                    hint="choose another name=",
+                    notes=(Note(f"{what} is called '{node.name}'", seen.span),),
+                )
+            )
+    if diags:
+        raise CnnDslError(diags, model.filename, text)
+    return model
 
 
 def load(path: str | os.PathLike[str]) -> Model:
