@@ -20,15 +20,16 @@ import os
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from .errors import CnnDslError, Diagnostic
 from .ir import Model
 from .layers import fmt_shape
 from .npyfile import Header, NpyError, read_data, read_header
 from .safeio import open_regular, why_unreadable
+
+if TYPE_CHECKING:
+    import numpy as np
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 _MODES = {1: "L", 3: "RGB", 4: "RGBA"}
@@ -118,7 +119,8 @@ def _npy_header(path: str, model: Model) -> tuple[Header, tuple[int, ...]]:
             raise _fail(
                 path,
                 f"the file is truncated: its header declares {fmt_shape(header.shape)} "
-                f"{header.dtype} ({header.nbytes:,} bytes of data), {size - fh.tell():,} follow",
+                f"{header.type_name} ({header.nbytes:,} bytes of data), "
+                f"{size - fh.tell():,} follow",
             )
     if shape[0] == 0:
         raise _fail(path, "the batch is empty")
@@ -136,7 +138,7 @@ def _npy_input(path: str, model: Model) -> InputFile:
                 arr = read_data(fh, header)
             except NpyError as exc:
                 raise _fail(path, str(exc)) from None
-        out: np.ndarray = arr.reshape(shape).astype(np.float32)
+        out: np.ndarray = arr.reshape(shape).astype("float32")
         return out, []
 
     return InputFile(path, shape[0], header.nbytes, read)
@@ -237,6 +239,8 @@ def _decode(
     if img.size != (w, h):
         notes.append(f"resized {img.size[0]}x{img.size[1]} to {w}x{h} (bilinear)")
         img = img.resize((w, h), Image.Resampling.BILINEAR)
+    import numpy as np
+
     arr = np.asarray(img, dtype=np.float32) / 255.0
     notes.append("scaled pixel values to [0, 1]")
     return arr.reshape(1, h, w, c), notes

@@ -4,22 +4,33 @@ checked by the caller against what the model needs, then exactly the data it dec
 ``numpy.load`` reads the header and allocates whatever it declares at once: a 1 KB file
 saying 100000x100000x3 is a 120 GB allocation. Here nothing is allocated until the
 caller has accepted the header, and no more is ever read than it declared — from a
-file or from a member of a ``.npz`` zip alike.
+file or from a member of a ``.npz`` zip alike. The header is parsed as ``numpy.lib.format``
+does (``ast.literal_eval`` of a dict, at most 10,000 bytes), without importing NumPy:
+refusing a file costs no import.
 """
 
 from __future__ import annotations
 
+import ast
 import math
+import re
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-import numpy as np
-from numpy.lib import format as npformat
+if TYPE_CHECKING:
+    import numpy as np
 
-#: the kinds of dtype accepted as numbers: float, signed and unsigned int, bool
-NUMBER_KINDS = "fiub"
+_MAGIC = b"\x93NUMPY"
+#: the longest header read, as numpy.load's own default (max_header_size)
+MAX_HEADER = 10_000
+#: numbers only: bool, signed and unsigned ints, floats of the sizes NumPy has
+_DESCR = re.compile(r"([<>|=]?)([biuf])(\d{1,2})\Z")
+_SIZES = {"b": (1,), "i": (1, 2, 4, 8), "u": (1, 2, 4, 8), "f": (2, 4, 8)}
+_NAMES = {"b": "bool", "i": "int", "u": "uint", "f": "float"}
+_KEYS = {"descr", "fortran_order", "shape"}
 
 
 class NpyError(ValueError):
@@ -28,42 +39,80 @@ class NpyError(ValueError):
 
 @dataclass(frozen=True)
 class Header:
+    """What a .npy header declares: parsed without NumPy (a refusal costs no import)."""
+
     shape: tuple[int, ...]
-    dtype: np.dtype
+    descr: str  # "<f4", "|u1"...: numpy.dtype(descr) reads it
     fortran: bool
-    offset: int  # where the data starts, from the start of the array's bytes
+
+    @property
+    def kind(self) -> str:
+        return self.descr.lstrip("<>|=")[0]
+
+    @property
+    def itemsize(self) -> int:
+        return int(self.descr.lstrip("<>|=")[1:])
+
+    @property
+    def type_name(self) -> str:
+        """``float32``, ``uint8``, ``bool``: as NumPy names the dtype."""
+        return "bool" if self.kind == "b" else f"{_NAMES[self.kind]}{8 * self.itemsize}"
 
     @property
     def nbytes(self) -> int:
-        return math.prod(self.shape) * self.dtype.itemsize
+        return math.prod(self.shape) * self.itemsize
 
 
-_READERS = {(1, 0): npformat.read_array_header_1_0, (2, 0): npformat.read_array_header_2_0}
+def _exactly(fh: IO[bytes], n: int) -> bytes:
+    data = fh.read(n)
+    if len(data) != n:
+        raise NpyError("not a .npy array (the header is cut short)")
+    return data
+
+
+def _header_text(fh: IO[bytes]) -> str:
+    """The header's dict literal, versions 1.0 to 3.0, at most MAX_HEADER bytes of it."""
+    magic = fh.read(8)
+    if len(magic) != 8 or magic[:6] != _MAGIC:
+        raise NpyError("not a .npy array (it does not start with the .npy magic string)")
+    version = (magic[6], magic[7])
+    if version == (1, 0):
+        size = struct.unpack("<H", _exactly(fh, 2))[0]
+    elif version in ((2, 0), (3, 0)):
+        size = struct.unpack("<I", _exactly(fh, 4))[0]
+    else:
+        raise NpyError(f"unsupported .npy format version {version[0]}.{version[1]}")
+    if size > MAX_HEADER:
+        raise NpyError(f"the .npy header is {size:,} bytes long; at most {MAX_HEADER:,} are read")
+    try:
+        return _exactly(fh, size).decode("utf-8" if version == (3, 0) else "latin-1")
+    except UnicodeDecodeError:
+        raise NpyError("not a .npy array (the header is not text)") from None
 
 
 def read_header(fh: IO[bytes]) -> Header:
-    """The header at the start of ``fh``; NpyError if it is not one, or not numbers."""
+    """The header at the start of ``fh``; NpyError if it is not one, or not of numbers."""
+    text = _header_text(fh)
     try:
-        version = npformat.read_magic(fh)
-        reader = _READERS.get(version)
-        if reader is None:
-            raise NpyError(f"unsupported .npy format version {version[0]}.{version[1]}")
-        shape, fortran, dtype = reader(fh)
-    except NpyError:
-        raise
-    except (ValueError, TypeError, KeyError, SyntaxError, EOFError, RecursionError) as exc:
-        raise NpyError(f"not a .npy array ({_first_line(exc)})") from None
-    shape = tuple(shape)
-    if any(not isinstance(d, int) or d < 0 for d in shape):
-        raise NpyError(f"the header declares an invalid shape {shape}")
-    if dtype.kind not in NUMBER_KINDS or dtype.fields is not None or dtype.subdtype is not None:
-        raise NpyError(f"the array holds {dtype} values; it must hold numbers")
-    return Header(shape, dtype, bool(fortran), fh.tell())
+        d = ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        raise NpyError("not a .npy array (the header is not a Python literal)") from None
+    if not isinstance(d, dict) or set(d) != _KEYS:
+        raise NpyError(f"not a .npy array (the header must have the keys {sorted(_KEYS)})")
+    shape, descr, fortran = d["shape"], d["descr"], d["fortran_order"]
+    if not isinstance(shape, tuple) or any(type(n) is not int or n < 0 for n in shape):
+        raise NpyError(f"the .npy header declares an invalid shape {shape!r:.60}")
+    match = _DESCR.match(descr) if isinstance(descr, str) else None
+    if match is None or int(match[3]) not in _SIZES[match[2]] or type(fortran) is not bool:
+        raise NpyError(f"the array holds {descr!r:.40} values; it must hold numbers")
+    return Header(shape, descr, fortran)
 
 
 def read_data(fh: IO[bytes], header: Header) -> np.ndarray:
     """Exactly the bytes ``header`` declares, as its (writable) array; NpyError when fewer
     are there."""
+    import numpy as np
+
     want = header.nbytes
     buf = bytearray(want)
     view, got = memoryview(buf), 0
@@ -74,7 +123,7 @@ def read_data(fh: IO[bytes], header: Header) -> np.ndarray:
                 f"the data is truncated: the header declares {want:,} bytes, {got:,} follow"
             )
         got += n
-    arr = np.frombuffer(buf, dtype=header.dtype)
+    arr = np.frombuffer(buf, dtype=np.dtype(header.descr))
     return arr.reshape(header.shape, order="F" if header.fortran else "C")
 
 

@@ -103,6 +103,15 @@ def _target(path: str) -> tuple[str, os.stat_result | None]:
     return real, st
 
 
+def check_target(path: str) -> None:
+    """Fail early, before the work whose result would be written: ``path`` must not be a
+    directory and its directory must exist (OSError otherwise)."""
+    real, _ = _target(path)
+    parent = os.path.dirname(real) or "."
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(errno.ENOENT, "no such directory", os.path.dirname(path))
+
+
 def write_output(path: str, write: Callable[[str], None], suffix: str = "") -> None:
     """Call ``write(tmp)`` to fill a fresh file, then put it at ``path`` (see the module).
 

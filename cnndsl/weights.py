@@ -8,20 +8,29 @@ array. Every backend converts from this one layout.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
-from .errors import CnnDslError, Diagnostic
-from .ir import Model, Node
-from .layers import Weight, fmt_shape
-from .npyfile import NpzError, npy_headers, read_member
-from .safeio import open_regular, why_unreadable, write_output
+from .ir import Model
+from .layers import Weight
+from .safeio import write_output
+from .weightfile import expected, fail, load_weights, weight_problems
+
+__all__ = [
+    "Weights",
+    "check_weights",
+    "init_weights",
+    "initial",
+    "load_weights",
+    "probe",
+    "probe_weights",
+    "save_weights",
+    "weight_problems",
+]
 
 Weights = dict[str, dict[str, np.ndarray]]
 
@@ -101,103 +110,13 @@ def save_weights(weights: Weights, path: str | os.PathLike[str]) -> None:
     write_output(os.fspath(path), write)
 
 
-#: problems listed at most for one file; the rest are counted
-MAX_PROBLEMS = 20
-
-
-def _fail(path: str, messages: list[str]) -> CnnDslError:
-    if len(messages) > MAX_PROBLEMS:
-        rest = len(messages) - MAX_PROBLEMS + 1
-        messages = [*messages[: MAX_PROBLEMS - 1], f"... and {rest:,} more problems"]
-    return CnnDslError([Diagnostic(m, None) for m in messages], path, "")
-
-
-def load_weights(model: Model, path: str | os.PathLike[str]) -> Weights:
-    """Read a ``.npz`` and check it fits ``model`` exactly, in two steps so that a hostile
-    file costs nothing: every member's name and ``.npy`` header (shape, dtype) first,
-    then the data of the members the model needs — never more bytes than they declare,
-    and nothing at all of a member the model has no use for (no pickles, ever)."""
-    path = os.fspath(path)
-    with _open_npz(path) as zf:
-        headers = npy_headers(zf, set(_expected(model)))
-        problems = weight_problems(model, headers)
-        if problems:
-            raise _fail(path, problems)
-        try:
-            flat = {key: read_member(zf, key, h) for key, h in headers.items()}
-        except NpzError as exc:
-            raise _fail(path, [str(exc)]) from None
-    return check_weights(model, flat, path)
-
-
-@contextlib.contextmanager
-def _open_npz(path: str) -> Iterator[zipfile.ZipFile]:
-    """The zip, open; a single ``.npy`` (renamed) or anything else is a clear error."""
-    try:
-        fh = open_regular(path)
-    except OSError as exc:
-        raise _fail(path, [why_unreadable(exc, "a weight file")]) from None
-    with fh:
-        if fh.read(6) == b"\x93NUMPY":
-            raise _fail(path, ["not a .npz weight file: it holds a single .npy array"])
-        fh.seek(0)
-        try:
-            zf = zipfile.ZipFile(fh)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
-            raise _fail(path, [f"not a readable .npz weight file ({exc})"]) from None
-        with zf:
-            yield zf
-
-
-def _expected(model: Model) -> dict[str, tuple[Node, Weight]]:
-    return {f"{n.name}/{w.name}": (n, w) for n in model.nodes for w in n.weights}
-
-
-def weight_problems(model: Model, found: Mapping[str, Any]) -> list[str]:
-    """Every missing, extra, mis-shaped or unreadable array of ``found``.
-
-    A value is an array, anything with ``shape`` and ``dtype`` (a ``.npy`` header, checked
-    before its data is read), or a string saying why it could not be read.
-    """
-    expected = _expected(model)
-    problems = [
-        p
-        for key, (node, w) in expected.items()
-        if (p := _problem(model, node, w, key, found.get(key))) is not None
-    ]
-    for key in sorted(set(found) - set(expected)):
-        known = key.split("/", 1)[0] in model
-        why = "that layer has no such weight" if known else "the model has no such layer"
-        problems.append(f"unexpected array {key}: {why}")
-    return problems
-
-
 def check_weights(model: Model, flat: Mapping[str, Any], path: str = "<weights>") -> Weights:
     """Nest ``node/weight`` arrays as float32; every problem with them is an error."""
     problems = weight_problems(model, flat)
     if problems:
-        raise _fail(path, problems)
+        raise fail(path, problems)
     out: Weights = {}
-    for key, (node, w) in _expected(model).items():
-        out.setdefault(node.name, {})[w.name] = np.asarray(flat[key]).astype(np.float32, copy=False)
+    for key, (node, w) in expected(model).items():
+        arr = np.asarray(flat[key]).astype(np.float32, copy=False)
+        out.setdefault(node.name, {})[w.name] = arr
     return out
-
-
-def _problem(model: Model, node: Node, w: Weight, key: str, value: Any) -> str | None:
-    """What is wrong with one weight's array (or header), if anything."""
-    where = f"{model.filename}:{node.span.line}"
-    if value is None:
-        return f"missing {key} ({fmt_shape(w.shape)}) for the {node.keyword} layer at {where}"
-    if isinstance(value, str):
-        return f"{key}: {value}"
-    if not (hasattr(value, "shape") and hasattr(value, "dtype")):
-        value = np.asarray(value)
-    if value.dtype.kind not in "fiu":
-        return f"{key} holds {value.dtype} values; weights must be numbers"
-    if tuple(value.shape) != w.shape:
-        got = fmt_shape(value.shape) or "a scalar"
-        return (
-            f"{key} has shape {got}, but the {node.keyword} layer at {where} needs "
-            f"{fmt_shape(w.shape)}"
-        )
-    return None

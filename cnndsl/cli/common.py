@@ -11,7 +11,7 @@ import sys
 from typing import TYPE_CHECKING, TypeAlias
 
 from .. import decode_source, parse, read_source
-from ..errors import CnnDslError
+from ..errors import CnnDslError, printable
 from ..ir import Model
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def report(err: CnnDslError) -> int:
 
 def cannot_write(path: str, exc: OSError) -> int:
     """The one wording for an output file that cannot be written; returns EXIT_MODEL."""
-    print(f"{path}: error: cannot write: {exc.strerror or exc}", file=sys.stderr)
+    print(f"{printable(path)}: error: cannot write: {exc.strerror or exc}", file=sys.stderr)
     return EXIT_MODEL
 
 
@@ -95,10 +95,12 @@ def weights_for(args: argparse.Namespace, model: Model, probe: bool = False) -> 
 
     NumPy is imported only here, when a command needs weights.
     """
-    from ..weights import init_weights, load_weights, probe_weights
-
     if args.weights:
+        from ..weightfile import load_weights
+
         return load_weights(model, args.weights)
+    from ..weights import init_weights, probe_weights
+
     return (probe_weights if probe else init_weights)(model, args.seed)
 
 

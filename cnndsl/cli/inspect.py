@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-from ..errors import CnnDslError
+from ..errors import CnnDslError, printable
 from ..ir import Model
 from ..jsonout import strict_json
 from ..layers import fmt_shape
@@ -59,12 +59,12 @@ def _check_file(path: str, as_json: bool) -> dict[str, Any]:
             return {"ok": False, **err.to_dict()}
         report(err)
         n = len(err.diagnostics)
-        print(f"{err.filename}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
+        print(f"{printable(err.filename)}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
         return {"ok": False}
     if as_json:
         return _check_entry(model)
     print(
-        f"{model.filename}: ok: {model.name}, {fmt_shape(model.input_shape)} -> "
+        f"{printable(model.filename)}: ok: {model.name}, {fmt_shape(model.input_shape)} -> "
         f"{fmt_shape(model.output_shape)}, {model.total_params:,} params "
         f"({model.trainable_params:,} trainable, "
         f"{model.non_trainable_params:,} non-trainable)"

@@ -94,9 +94,6 @@ def _forward(args: argparse.Namespace) -> _Run:
     """Check everything that can be checked before allocating anything: the input's header
     against the model, the memory the run will need against --max-memory, the feature-map
     directory. Every layer's output is kept only when feature maps need them."""
-    import numpy as np
-
-    from ..backends.numpy import forward, forward_all
     from ..budget import check_run
     from ..inputs import open_input
     from ..safeio import make_dir
@@ -108,6 +105,10 @@ def _forward(args: argparse.Namespace) -> _Run:
     if keep:
         make_dir(args.feature_maps)
     weights = weights_for(args, model)
+    import numpy as np  # only now: a refused run has not paid for it
+
+    from ..backends.numpy import forward, forward_all
+
     x, notes = inp.read()
     with np.errstate(all="ignore"):  # an overflow is seen in the output, not warned about
         if not keep:

@@ -160,7 +160,7 @@ def _print_verify_text(args: argparse.Namespace, model: Model, result: Report) -
 
     n = args.samples
     print(
-        f"verify {model.filename}: {weights_source(args, probe=True)}, {n} random input"
+        f"verify {printable(model.filename)}: {weights_source(args, probe=True)}, {n} random input"
         f"{'s' * (n > 1)} of {fmt_shape(model.input_shape)}"
     )
     for p in result.pairs:
@@ -182,7 +182,7 @@ def _print_divergences(path: str, model: Model, result: Report) -> None:
     lines = _source_lines(path)
     for target, node in result.diverges_at.items():
         print(
-            f"{model.filename}:{node.span.line}:{node.span.column}: error: {target} "
+            f"{printable(model.filename)}:{node.span.line}:{node.span.column}: error: {target} "
             f"first diverges from numpy at layer '{node.name}' ({node.keyword})"
         )
         if 0 < node.span.line <= len(lines):

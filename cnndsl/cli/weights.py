@@ -82,11 +82,14 @@ def _count(weights: Weights) -> int:
 def cmd_init_weights(args: argparse.Namespace) -> int:
     """Seeded weights written to a file, so every later run can start from the same ones."""
     from ..budget import check_weights
-    from ..weights import init_weights, save_weights
+    from ..safeio import check_target
 
     try:
+        check_target(args.output)
         model, text = load_with_source(args.model)
         check_weights(model, args.max_memory, "init-weights", text)
+        from ..weights import init_weights, save_weights  # NumPy: not before the budget
+
         weights = init_weights(model, args.seed)
         save_weights(weights, args.output)
     except CnnDslError as err:
@@ -101,10 +104,12 @@ def cmd_export_weights(args: argparse.Namespace) -> int:
     """Canonical weights in the file format the generated code's framework loads."""
     from ..budget import check_weights
     from ..frameworks import FrameworkMissing
-    from ..weights import load_weights
+    from ..safeio import check_target
+    from ..weightfile import load_weights
 
     out: str = args.output
     try:
+        check_target(out)
         model, text = load_with_source(args.model)
         check_weights(model, args.max_memory // 2, "export-weights (twice the weights)", text)
         weights = load_weights(model, args.weights)
@@ -143,9 +148,11 @@ def cmd_import_weights(args: argparse.Namespace) -> int:
     """The reverse of export-weights; the result is validated like any canonical file."""
     from ..budget import check_weights as within_budget
     from ..frameworks import FrameworkMissing
+    from ..safeio import check_target
     from ..weights import check_weights, save_weights
 
     try:
+        check_target(args.output)
         model, text = load_with_source(args.model)
         within_budget(model, args.max_memory // 2, "import-weights (twice the weights)", text)
         weights = _load_from_framework(model, args.source, args.file)
