@@ -99,13 +99,17 @@ def read_header(fh: IO[bytes]) -> Header:
         raise NpyError("not a .npy array (the header is not a Python literal)") from None
     if not isinstance(d, dict) or set(d) != _KEYS:
         raise NpyError(f"not a .npy array (the header must have the keys {sorted(_KEYS)})")
-    shape, descr, fortran = d["shape"], d["descr"], d["fortran_order"]
+    return _header(d["shape"], d["descr"], d["fortran_order"])
+
+
+def _header(shape: object, descr: object, fortran: object) -> Header:
+    """The three fields checked: a shape of sizes, a dtype of numbers, an order."""
     if not isinstance(shape, tuple) or any(type(n) is not int or n < 0 for n in shape):
         raise NpyError(f"the .npy header declares an invalid shape {shape!r:.60}")
     match = _DESCR.match(descr) if isinstance(descr, str) else None
     if match is None or int(match[3]) not in _SIZES[match[2]] or type(fortran) is not bool:
         raise NpyError(f"the array holds {descr!r:.40} values; it must hold numbers")
-    return Header(shape, descr, fortran)
+    return Header(shape, match[0], fortran)
 
 
 def read_data(fh: IO[bytes], header: Header) -> np.ndarray:
