@@ -211,6 +211,8 @@ def input_bombs(tmp: Path) -> list[Bomb]:
     zip_of(tmp / "zipbomb_extra.npz", {**honest, "junk.npy": gib})
     fifo = tmp / "fifo.npy"
     os.mkfifo(fifo)
+    with open(tmp / "huge.cnn", "wb") as fh:
+        fh.truncate(17 << 20)  # sparse: no disk used
     run = ("run", small, "-i", str(x), "-w")
     return [
         Bomb(
@@ -236,6 +238,7 @@ def input_bombs(tmp: Path) -> list[Bomb]:
             "unexpected array junk",
         ),
         Bomb("fifo_input", ("run", small, "-i", str(fifo)), 1, "is a FIFO"),
+        Bomb("model_of_17_mib", ("check", str(tmp / "huge.cnn")), 1, "larger than 16 MiB"),
         Bomb("fifo_weights", (*run, str(fifo)), 1, "is a FIFO"),
     ]
 
