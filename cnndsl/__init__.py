@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import os
+from typing import BinaryIO
 
 from .check import check as _check
 from .errors import CnnDslError, Diagnostic, Span
@@ -70,7 +71,7 @@ def read_source(path: str) -> str:
 
     try:
         with open(path, "rb") as fh:
-            data = fh.read()
+            data = read_limited(fh, path)
     except FileNotFoundError:
         raise fail("no such file") from None
     except IsADirectoryError:
@@ -80,6 +81,21 @@ def read_source(path: str) -> str:
     except OSError as exc:
         raise fail(f"cannot read: {exc.strerror or exc}") from None
     return decode_source(data, path)
+
+
+#: the largest model read, in bytes: a model is text (16 MiB is some 500,000 statements), and
+#: a device such as /dev/zero must not be read until memory runs out
+MAX_SOURCE_BYTES = 16 << 20
+
+
+def read_limited(fh: BinaryIO, path: str) -> bytes:
+    """At most MAX_SOURCE_BYTES of ``fh`` (a file, a pipe, stdin); more is an error."""
+    data = fh.read(MAX_SOURCE_BYTES + 1)
+    if len(data) > MAX_SOURCE_BYTES:
+        limit = MAX_SOURCE_BYTES >> 20
+        message = f"the file is larger than {limit} MiB; a model is at most {limit} MiB of text"
+        raise CnnDslError([Diagnostic(message, None)], path, "")
+    return data
 
 
 def decode_source(data: bytes, path: str) -> str:

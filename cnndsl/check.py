@@ -208,6 +208,8 @@ class Checker:
         self.input_stmt = st
         if bound is None:
             return None
+        if bound.name is None:  # the implicit name is taken like an explicit one
+            self.names.setdefault("input", st.keyword_span)
         return self.add_node(st, bound.layer, (), bound.spans, bound.name or "input")
 
     def layer(self, st: Statement, current: Node | None, bound: Bound | None) -> Node | None:

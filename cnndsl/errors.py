@@ -80,6 +80,28 @@ class CnnDslError(Exception):
         return {"file": self.filename, "errors": [d.to_dict() for d in self.diagnostics]}
 
 
+#: bidirectional-text controls: they reorder what a terminal shows ("Trojan source")
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _shown(ch: str) -> str:
+    """A character as printed: control characters (escape sequences that a terminal would
+    obey) and bidi controls spelled out as ``\\x1b``, ``\\u202e``; tabs kept."""
+    code = ord(ch)
+    if ch != "\t" and (code < 0x20 or 0x7F <= code < 0xA0):
+        return f"\\x{code:02x}"
+    if ch in _BIDI:
+        return f"\\u{code:04x}"
+    return ch
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: see :func:`_shown`."""
+    if text.isprintable():
+        return text
+    return "".join(map(_shown, text))
+
+
 def _excerpt(span: Span, lines: list[str]) -> list[str]:
     if span.line == len(lines) + 1:
         lines = [*lines, ""]  # an empty file, or the end of the last line
@@ -87,25 +109,34 @@ def _excerpt(span: Span, lines: list[str]) -> list[str]:
         return []
     text = lines[span.line - 1]
     start = min(span.column - 1, len(text))
-    end = span.end_column - 1 if span.end_line == span.line else len(text)
-    width = max(1, min(end, len(text)) - start)
+    end = max(
+        start + 1, min(span.end_column - 1 if span.end_line == span.line else len(text), len(text))
+    )
+    shown = [_shown(ch) for ch in text]
+    width = max(1, sum(len(s) for s in shown[start:end]))
     gutter = str(span.line)
-    # Reuse the line's own tabs so that the caret lines up in any editor.
-    lead = "".join(ch if ch == "\t" else " " for ch in text[:start])
+    # Reuse the line's own tabs so that the caret lines up in any editor; an escaped
+    # character is as wide as its spelling.
+    lead = "".join(s if s == "\t" else " " * len(s) for s in shown[:start])
     return [
-        f" {gutter} | {text}",
+        f" {gutter} | {''.join(shown)}",
         f" {' ' * len(gutter)} | {lead}^{'~' * (width - 1)}",
     ]
 
 
 def render_diagnostic(diag: Diagnostic, filename: str, lines: list[str]) -> str:
+    """Everything from the source (the file name, tokens quoted in messages, the excerpt)
+    goes through :func:`printable`: an error must not be able to drive the terminal."""
+    filename = printable(filename)
     where = f"{filename}:{diag.span.line}:{diag.span.column}" if diag.span else filename
-    out = [f"{where}: error: {diag.message}"]
+    out = [f"{where}: error: {printable(diag.message)}"]
     if diag.span:
         out += _excerpt(diag.span, lines)
     for note in diag.notes:
-        out.append(f"{filename}:{note.span.line}:{note.span.column}: note: {note.message}")
+        out.append(
+            f"{filename}:{note.span.line}:{note.span.column}: note: {printable(note.message)}"
+        )
         out += _excerpt(note.span, lines)
     if diag.hint:
-        out.append(f"  hint: {diag.hint}")
+        out.append(f"  hint: {printable(diag.hint)}")
     return "\n".join(out)

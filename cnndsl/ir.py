@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import Span
+from .errors import Span, printable
 from .layers import Layer, Shape, Weight, fmt_shape
 
 #: Version of the JSON documents written by ``to_dict`` / ``--json`` (docs/json.md).
@@ -261,7 +261,7 @@ class Model:
         rule = "-" * len(line(header))
         total_bytes = self.total_params * BYTES_PER_PARAM
         out = [
-            f'Model "{self.name}" ({self.filename})',
+            f'Model "{self.name}" ({printable(self.filename)})',
             rule,
             line(header),
             rule,

@@ -55,7 +55,7 @@ class Tensor:
             if isinstance(v, list):
                 for x in v:
                     walk(x)
-            elif isinstance(v, (int, float)):
+            elif isinstance(v, (int, float)) or v in ("NaN", "Infinity", "-Infinity"):
                 flat.append(float(v))
             else:
                 raise ValueError(f"not a number in a weight literal: {v!r}")

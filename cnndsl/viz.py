@@ -6,6 +6,7 @@ sees in one input. Each tile is scaled to its own min..max, black to white.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from typing import Any
@@ -13,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from .errors import CnnDslError, Diagnostic
-from .ir import Model
+from .ir import Model, Node
 from .layers import fmt_shape
+from .safeio import write_output
 
 MAX_TILES = 64
 MIN_TILE = 128  # pixels: small maps are enlarged (nearest neighbour) to at least this
@@ -53,36 +55,48 @@ def _tiles(act: np.ndarray) -> tuple[list[np.ndarray], str]:
 
 
 def write_feature_maps(model: Model, activations: dict[str, np.ndarray], outdir: str) -> list[str]:
-    """Write ``NN_<layer>.png`` for every node (sample 0 of the batch); return the paths."""
-    Image, ImageDraw, ImageFont = _require_pillow()
-    os.makedirs(outdir, exist_ok=True)
-    font = ImageFont.load_default()
+    """Write ``NN_<layer>.png`` for every node (sample 0 of the batch); return the paths.
+
+    Each file is written safely (:func:`cnndsl.safeio.write_output`); the directory must
+    exist (:func:`cnndsl.safeio.make_dir`, before the forward pass).
+    """
+    pil = _require_pillow()
+    font = pil[2].load_default()
     paths = []
     for i, node in enumerate(model.nodes):
-        tiles, note = _tiles(activations[node.name][0])
-        th, tw = tiles[0].shape
-        scale = max(1, math.ceil(MIN_TILE / max(th, tw))) if max(th, tw) < MIN_TILE else 1
-        scale_h = MIN_TILE // 4 if th == 1 else scale  # a strip: make it tall enough to see
-        cell_h, cell_w = th * scale_h, tw * scale
-        cols = len(tiles) if len(tiles) <= 4 else math.ceil(math.sqrt(len(tiles)))
-        rows = math.ceil(len(tiles) / cols)
-        width = max(cols * (cell_w + GAP) + GAP, 260)
-        height = TITLE_H + rows * (cell_h + LABEL_H + GAP) + GAP
-        canvas = Image.new("L", (width, height), 255)
-        draw = ImageDraw.Draw(canvas)
-        title = (
-            f"{node.name} ({node.keyword}) {fmt_shape(node.shape)}, line {node.span.line}: {note}"
-        )
-        draw.text((GAP, 3), title, fill=0, font=font)
-        for t, tile in enumerate(tiles):
-            r, c = divmod(t, cols)
-            x0 = GAP + c * (cell_w + GAP)
-            y0 = TITLE_H + r * (cell_h + LABEL_H + GAP)
-            if len(tiles) > 1:
-                draw.text((x0, y0), f"c{t}", fill=0, font=font)
-            img = Image.fromarray(_to_u8(tile)).resize((cell_w, cell_h), Image.Resampling.NEAREST)
-            canvas.paste(img, (x0, y0 + LABEL_H))
+        canvas = _picture(pil, font, node, activations[node.name][0])
         path = os.path.join(outdir, f"{i:02d}_{node.name}.png")
-        canvas.save(path, optimize=True)
+        write_output(path, functools.partial(_save_png, canvas))
         paths.append(path)
     return paths
+
+
+def _save_png(canvas: Any, path: str) -> None:
+    canvas.save(path, format="PNG", optimize=True)
+
+
+def _picture(pil: tuple[Any, Any, Any], font: Any, node: Node, act: np.ndarray) -> Any:
+    """One layer's picture: a title, then a labelled tile per channel."""
+    Image, ImageDraw, _ = pil
+    tiles, note = _tiles(act)
+    th, tw = tiles[0].shape
+    scale = max(1, math.ceil(MIN_TILE / max(th, tw))) if max(th, tw) < MIN_TILE else 1
+    scale_h = MIN_TILE // 4 if th == 1 else scale  # a strip: make it tall enough to see
+    cell_h, cell_w = th * scale_h, tw * scale
+    cols = len(tiles) if len(tiles) <= 4 else math.ceil(math.sqrt(len(tiles)))
+    rows = math.ceil(len(tiles) / cols)
+    width = max(cols * (cell_w + GAP) + GAP, 260)
+    height = TITLE_H + rows * (cell_h + LABEL_H + GAP) + GAP
+    canvas = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(canvas)
+    title = f"{node.name} ({node.keyword}) {fmt_shape(node.shape)}, line {node.span.line}: {note}"
+    draw.text((GAP, 3), title, fill=0, font=font)
+    for t, tile in enumerate(tiles):
+        r, c = divmod(t, cols)
+        x0 = GAP + c * (cell_w + GAP)
+        y0 = TITLE_H + r * (cell_h + LABEL_H + GAP)
+        if len(tiles) > 1:
+            draw.text((x0, y0), f"c{t}", fill=0, font=font)
+        img = Image.fromarray(_to_u8(tile)).resize((cell_w, cell_h), Image.Resampling.NEAREST)
+        canvas.paste(img, (x0, y0 + LABEL_H))
+    return canvas

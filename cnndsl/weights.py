@@ -10,15 +10,27 @@ from __future__ import annotations
 
 import math
 import os
-import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
-from .errors import CnnDslError, Diagnostic
-from .ir import Model, Node
-from .layers import Weight, fmt_shape
+from .ir import Model
+from .layers import Weight
+from .safeio import write_output
+from .weightfile import expected, fail, load_weights, weight_problems
+
+__all__ = [
+    "Weights",
+    "check_weights",
+    "init_weights",
+    "initial",
+    "load_weights",
+    "probe",
+    "probe_weights",
+    "save_weights",
+    "weight_problems",
+]
 
 Weights = dict[str, dict[str, np.ndarray]]
 
@@ -88,76 +100,23 @@ def probe_weights(model: Model, seed: int = 0) -> Weights:
 
 
 def save_weights(weights: Weights, path: str | os.PathLike[str]) -> None:
-    """Write ``.npz`` keyed ``node/weight``; written to a temporary file, then renamed."""
+    """Write ``.npz`` keyed ``node/weight``, safely (:func:`cnndsl.safeio.write_output`)."""
     flat = {f"{node}/{name}": arr for node, ws in weights.items() for name, arr in ws.items()}
-    path = os.fspath(path)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **flat)  # type: ignore[arg-type]
-    os.replace(tmp, path)
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **flat)  # type: ignore[arg-type]
+
+    write_output(os.fspath(path), write)
 
 
-def _fail(path: str, messages: list[str]) -> CnnDslError:
-    return CnnDslError([Diagnostic(m, None) for m in messages], path, "")
-
-
-def load_weights(model: Model, path: str | os.PathLike[str]) -> Weights:
-    """Read a ``.npz`` (``allow_pickle=False``) and check it fits ``model`` exactly."""
-    path = os.fspath(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if not hasattr(data, "files"):
-                raise _fail(path, ["not a .npz weight file (it holds a single array)"])
-            flat = {k: data[k] for k in data.files}
-    except CnnDslError:
-        raise
-    except FileNotFoundError:
-        raise _fail(path, ["no such file"]) from None
-    except IsADirectoryError:
-        raise _fail(path, ["is a directory, not a weight file"]) from None
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise _fail(path, [f"not a readable .npz weight file ({exc})"]) from None
-    return check_weights(model, flat, path)
-
-
-def check_weights(model: Model, flat: dict[str, Any], path: str = "<weights>") -> Weights:
-    """Nest ``node/weight`` arrays; every missing, extra or mis-shaped array is an error."""
-    problems: list[str] = []
-    out: Weights = {}
-    expected = {f"{n.name}/{w.name}": (n, w) for n in model.nodes for w in n.weights}
-    for key, (node, w) in expected.items():
-        arr, problem = _check_array(model, node, w, key, flat.get(key))
-        if problem:
-            problems.append(problem)
-        else:
-            out.setdefault(node.name, {})[w.name] = arr
-    for key in sorted(set(flat) - set(expected)):
-        known = key.split("/", 1)[0] in model
-        why = "that layer has no such weight" if known else "the model has no such layer"
-        problems.append(f"unexpected array {key}: {why}")
+def check_weights(model: Model, flat: Mapping[str, Any], path: str = "<weights>") -> Weights:
+    """Nest ``node/weight`` arrays as float32; every problem with them is an error."""
+    problems = weight_problems(model, flat)
     if problems:
-        raise _fail(path, problems)
+        raise fail(path, problems)
+    out: Weights = {}
+    for key, (node, w) in expected(model).items():
+        arr = np.asarray(flat[key]).astype(np.float32, copy=False)
+        out.setdefault(node.name, {})[w.name] = arr
     return out
-
-
-def _check_array(
-    model: Model, node: Node, w: Weight, key: str, value: Any
-) -> tuple[np.ndarray, str | None]:
-    """The array as float32, or the problem with it (missing, not numbers, wrong shape)."""
-    where = f"{model.filename}:{node.span.line}"
-    empty = np.zeros(0, np.float32)
-    if value is None:
-        return (
-            empty,
-            f"missing {key} ({fmt_shape(w.shape)}) for the {node.keyword} layer at {where}",
-        )
-    arr = np.asarray(value)
-    if arr.dtype.kind not in "fiu":
-        return empty, f"{key} holds {arr.dtype} values; weights must be numbers"
-    if arr.shape != w.shape:
-        got = fmt_shape(arr.shape) or "a scalar"
-        return empty, (
-            f"{key} has shape {got}, but the {node.keyword} layer at {where} needs "
-            f"{fmt_shape(w.shape)}"
-        )
-    return arr.astype(np.float32), None

@@ -137,3 +137,32 @@ def test_console_script_is_installed() -> None:
         [exe, "check", "examples/lenet5.cnn"], cwd=ROOT, capture_output=True, text=True
     )
     assert r.returncode == 0 and "61,706" in r.stdout
+
+
+def _strict(text: str) -> object:
+    """json.loads that refuses NaN and Infinity, as every strict JSON reader does."""
+
+    def refuse(name: str) -> object:
+        raise ValueError(f"not JSON: {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_is_strict(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    """Non-finite numbers are written as the strings "Infinity", "-Infinity" and "NaN"."""
+    from cnndsl.ir import Model
+
+    src = tmp_path / "m.cnn"
+    src.write_text("input 4x4x1\nconv 1 1x1 weights=[[1e999]]\n")
+    assert main(["summary", "--json", str(src)]) == 0
+    doc = _strict(capsys.readouterr().out)
+    assert doc["nodes"][1]["layer"]["weights"]["values"] == [[[["Infinity"]]]]
+    assert Model.from_dict(doc).nodes[1].layer.weights.values == (float("inf"),)
+    np = pytest.importorskip("numpy")
+    x = tmp_path / "x.npy"
+    np.save(x, np.array([[[1.0], [-1.0], [0.0], [1.0]]] * 4, np.float32))
+    assert main(["run", str(src), "-i", str(x), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert "RuntimeWarning" not in err
+    values = _strict(out)["outputs"][0]
+    assert values[0] == [["Infinity"], ["-Infinity"], ["NaN"], ["Infinity"]]

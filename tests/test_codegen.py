@@ -289,3 +289,76 @@ def test_prelu_shares_its_slopes_over_the_spatial_axes(src: str, shared, tmp_pat
     assert f"nn.PReLU({m.input_shape[-1]}, init=0.25)" in torch_code
     check_keras(keras_code, m, tmp_path)
     check_torch(torch_code, m, tmp_path)
+
+
+@pytest.mark.parametrize("stem", ["class", "None", "__import__", "True", "def", "3d"])
+def test_a_model_named_after_a_keyword_compiles(stem: str, tmp_path, capsys) -> None:
+    """The model's name comes from the file name; a keyword is fine in a string and is
+    capitalised (or suffixed) for the PyTorch class."""
+    src = tmp_path / f"{stem}.cnn"
+    src.write_text("input 8x8x1\nconv 2 3\n")
+    for target in TARGETS:
+        out = tmp_path / f"{target}.py"
+        assert main(["compile", str(src), "-t", target, "-o", str(out)]) == 0
+        compile(out.read_text(), str(out), "exec")  # valid Python
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_layer_cannot_take_the_input_name(tmp_path, capsys) -> None:
+    """`name=input` gave two nodes called input: `input = self.input(input)` in generated
+    code, an IndexError in run and summary."""
+    src = tmp_path / "m.cnn"
+    src.write_text("input 8x8x1\nconv 4 3x3 same name=input\n")
+    for command in (
+        ["check"],
+        ["summary"],
+        ["compile", "-t", "keras"],
+        ["compile", "-t", "pytorch"],
+    ):
+        assert main([command[0], str(src), *command[1:]]) == 1
+        err = capsys.readouterr().err
+        assert "the name 'input' is already taken" in err and "Traceback" not in err
+    # a layer may be called input when the input has another name
+    src.write_text("input 8x8x1 name=image\nconv 4 3x3 same name=input\nrelu\nconcat input\n")
+    for target in TARGETS:
+        assert main(["compile", str(src), "-t", target]) == 0
+        assert "input = " in capsys.readouterr().out
+
+
+def long_name_model(n: int) -> str:
+    """Every place a layer name reaches generated code, with names of ``n`` + 1 characters."""
+    stem = "l" * n
+    return (
+        "input 16x16x1\n"
+        f"conv 1 3x3 same bias=false name={stem}a weights=[[-1,-1,-1],[-1,8,-1],[-1,-1,-1]]\n"
+        f"conv 2 3x3 same name={stem}b\n"
+        f"pool max 2 same stride=1 name={stem}c\n"
+        f"concat {stem}a\n"
+        f"residual {{ conv 3 3x3 same name={stem}d; batchnorm name={stem}e }}\n"
+        f"upsample 2 bilinear name={stem}f\n"
+        f"flatten name={stem}g\n"
+        f"dense 10 softmax name={stem}h\n"
+    )
+
+
+def test_fixed_weights_with_long_layer_names_are_ruff_clean(tmp_path) -> None:
+    """Every generated line goes through the layout helper: ruff format finds nothing to do
+    for layer names of 1 to 100 characters, in both targets."""
+    files = []
+    src = tmp_path / "edges.cnn"
+    src.write_text(
+        "input 16x16x1\nconv 1 3x3 same bias=false name=laplacian_kernel "
+        "weights=[[-1,-1,-1],[-1,8,-1],[-1,-1,-1]]\n"
+    )
+    models = [cnndsl.load(src)] + [cnndsl.parse(long_name_model(n)) for n in range(0, 100, 3)]
+    for i, m in enumerate(models):
+        for target in TARGETS:
+            path = tmp_path / f"m{i}_{target}.py"
+            path.write_text(emit(m, target))
+            files.append(str(path))
+    r = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--isolated", "--check", *files],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -41,3 +41,20 @@ def test_error_case(name: str, capsys: pytest.CaptureFixture[str], monkeypatch) 
     assert len(LOCATION.findall(err)) == n_expected, err
     # every error shows its source line and a caret under the token
     assert re.search(r"^\s+\| *\^", err, re.M), err
+
+
+def test_control_characters_are_escaped_and_the_caret_still_lines_up(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """An escape sequence in a model must not drive the terminal that shows its error."""
+    bad = tmp_path / "m\x1b[2Jx.cnn"
+    bad.write_text("input 8x8x1\nconv 4 3x3 \x1b[31m\x07relu\n")
+    assert main(["check", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err
+    assert "m\\x1b[2Jx.cnn" in err
+    lines = err.splitlines()
+    i = next(k for k, line in enumerate(lines) if line.startswith(" 2 | "))
+    shown, caret = lines[i], lines[i + 1]
+    assert shown == " 2 | conv 4 3x3 \\x1b[31m\\x07relu"
+    assert shown[caret.index("^")] == "["  # the token at fault, column 13 of the source

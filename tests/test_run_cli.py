@@ -135,7 +135,10 @@ def test_bad_inputs(capsys, tmp_path) -> None:
     fake.write_text("this is not a picture")
     text = tmp_path / "x.txt"
     text.write_text("1 2 3")
+    scalar = tmp_path / "scalar.npy"
+    np.save(scalar, np.float32(1))
     cases = {
+        str(scalar): "the array is a scalar, but the model takes 28x28x1",
         str(wrong): "the array has shape 32x32x3, but the model takes 28x28x1",
         str(fake): "not a readable image",
         str(text): "cannot read '.txt' input",

@@ -93,26 +93,65 @@ def layout(
     """Lines for ``prefix + call + suffix`` at ``indent`` spaces, as ruff format would.
 
     ``applied_to`` makes it ``prefix + call(applied_to) + suffix`` — a Keras layer called on
-    a tensor — which ruff breaks at its last bracket when the rest still fits.
+    a tensor — which ruff breaks at its last bracket when the rest still fits. An assignment
+    whose first line cannot fit (a long layer name) gets its value in parentheses when
+    every line then fits, as ruff does.
     """
     pad = " " * indent
-    if applied_to is not None:
-        one = f"{pad}{prefix}{inline(call)}({applied_to}){suffix}"
-        if len(one) <= LINE:
-            return [one]
-        head = f"{pad}{prefix}{inline(call)}("
-        if len(head) <= LINE:
-            return [head, f"{pad}    {applied_to}", f"{pad}){suffix}"]
-        suffix = f"({applied_to}){suffix}"
-    one = f"{pad}{prefix}{inline(call)}{suffix}"
+    applied = "" if applied_to is None else f"({applied_to})"
+    one = f"{pad}{prefix}{inline(call)}{applied}{suffix}"
     if len(one) <= LINE:
         return [one]
-    parts = _parts(call)
-    inner = " " * (indent + 4)
-    hugged = f"{inner}{', '.join(parts)}"
+    split = _split(call, indent, prefix, suffix, applied_to)
+    if len(split[0]) > LINE and prefix.endswith(" = ") and not suffix:
+        wrapped = [f"{pad}{prefix}(", *layout(call, indent + 4, applied_to=applied_to), f"{pad})"]
+        if all(len(line) <= LINE for line in wrapped):
+            return wrapped
+    return split
+
+
+def _split(call: Call, indent: int, prefix: str, suffix: str, applied_to: str | None) -> list[str]:
+    """The call broken at its brackets: the arguments hugged on one line, or one a line."""
+    if applied_to is not None:
+        return _split_applied(call, indent, prefix, suffix, applied_to)
+    pad, inner = " " * indent, " " * (indent + 4)
+    hugged = f"{inner}{', '.join(_parts(call))}"
     if len(hugged) <= LINE:
         return [f"{pad}{prefix}{call.fn}(", hugged, f"{pad}){suffix}"]
-    return [f"{pad}{prefix}{call.fn}(", *(f"{inner}{p}," for p in parts), f"{pad}){suffix}"]
+    args = [("", a) for a in call.args] + [(f"{k}=", v) for k, v in call.kwargs]
+    lines = [f"{pad}{prefix}{call.fn}("]
+    for key, value in args:
+        text = f"{inner}{key}{py(value)},"
+        if len(text) <= LINE or not isinstance(value, (Call, list)):
+            lines.append(text)
+        elif isinstance(value, Call):  # an argument too long is split too
+            lines += layout(value, indent + 4, key, ",")
+        else:
+            lines += layout_literal(value, indent + 4, key, ",")
+    return [*lines, f"{pad}){suffix}"]
+
+
+def _split_applied(call: Call, indent: int, prefix: str, suffix: str, applied_to: str) -> list[str]:
+    """``call(applied_to)``: broken at the last brackets if the rest fits, else at the
+    call's, and then at the last ones too if they still do not fit."""
+    pad = " " * indent
+    head = f"{pad}{prefix}{inline(call)}("
+    if len(head) <= LINE:
+        return [head, *_argument(applied_to, indent + 4), f"{pad}){suffix}"]
+    *lines, last = _split(call, indent, prefix, "", None)
+    if len(f"{last}({applied_to}){suffix}") <= LINE:
+        return [*lines, f"{last}({applied_to}){suffix}"]
+    return [*lines, f"{last}(", *_argument(applied_to, indent + 4), f"{pad}){suffix}"]
+
+
+def _argument(text: str, indent: int) -> list[str]:
+    """The tensor a Keras layer is applied to, on its own lines: a name, or a list of names
+    exploded one a line when it does not fit on one."""
+    pad = " " * indent
+    if len(pad) + len(text) <= LINE or not text.startswith("["):
+        return [f"{pad}{text}"]
+    names = text[1:-1].split(", ")  # variable names: identifiers, no commas inside
+    return [f"{pad}[", *(f"{pad}    {n}," for n in names), f"{pad}]"]
 
 
 def layout_literal(value: Any, indent: int, prefix: str = "", suffix: str = "") -> list[str]:
@@ -210,14 +249,24 @@ def check_variables(model: Model, var: dict[str, str], taken: frozenset[str], ta
 
 
 def check_identifier(name: str) -> str:
+    """A layer name, used as a variable or attribute: no keyword, no dunder."""
     if not _IDENT.match(name) or keyword.iskeyword(name) or name.startswith("__"):
         raise ValueError(f"not a safe identifier: {name!r}")  # the checker prevents this
     return name
 
 
+def check_model_name(name: str) -> str:
+    """The model's name only appears in string literals, docstrings and (via
+    :func:`class_name`) a class name, so a keyword is fine — a file ``class.cnn`` is the
+    model ``class`` — but it must be ASCII identifier characters, nothing to escape."""
+    if not _IDENT.match(name):
+        raise ValueError(f"not a safe model name: {name!r}")  # the checker prevents this
+    return name
+
+
 def class_name(model_name: str, reserved: Sequence[str] = ()) -> str:
     """``text_cnn`` -> ``TextCnn``; never a keyword or a name the module itself uses."""
-    check_identifier(model_name)
+    check_model_name(model_name)
     name = "".join(p[:1].upper() + p[1:] for p in model_name.split("_") if p)
     if not name or not name[0].isalpha():
         name = f"Model{name}"

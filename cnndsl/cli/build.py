@@ -8,7 +8,6 @@ target needs the ``onnx`` package (``cnndsl[onnx]``), imported only for it.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from .. import parse
@@ -22,8 +21,9 @@ def add_parsers(sub: Subparsers) -> None:
         "compile",
         help="generate Keras 3 or PyTorch source code, or an ONNX graph",
         description="Write the model as standalone Keras 3 or PyTorch source code, to stdout "
-        "or atomically to -o FILE (never imports either framework), or as an ONNX graph "
-        "with its weights (-o FILE.onnx; --weights or seeded initial weights).",
+        "or to -o FILE (written whole, then renamed into place; never imports either "
+        "framework), or as an ONNX graph with its weights (-o FILE.onnx; --weights or "
+        "seeded initial weights).",
         epilog="example: cnndsl compile examples/lenet5.cnn --target keras -o lenet5_keras.py\n"
         "         cnndsl compile examples/lenet5.cnn --target onnx -o lenet5.onnx",
     )
@@ -59,8 +59,10 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(code)
         return EXIT_OK
+    from ..safeio import write_text
+
     try:
-        _write_atomic(args.output, code)
+        write_text(args.output, code)
     except OSError as exc:
         return cannot_write(args.output, exc)
     print(f"{args.output}: {TARGETS[args.target][1]} for {model.name}", file=sys.stderr)
@@ -80,17 +82,3 @@ def _generate(path: str, target: str) -> tuple[Model, str]:
         if err.source is None:
             err.source = text
         raise
-
-
-def _write_atomic(path: str, text: str | bytes) -> None:
-    """Write beside the target, then rename: a reader never sees half a file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp-{os.getpid()}")
-    data = text.encode("utf-8") if isinstance(text, str) else text
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -10,8 +10,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, TypeAlias
 
-from .. import decode_source, parse, read_source
-from ..errors import CnnDslError
+from .. import decode_source, parse, read_limited, read_source
+from ..errors import CnnDslError, printable
 from ..ir import Model
 
 if TYPE_CHECKING:
@@ -23,16 +23,57 @@ EXIT_OK, EXIT_MODEL, EXIT_USAGE = 0, 1, 2
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
+def seed(text: str) -> int:
+    """An argparse type: a seed is a whole number >= 0 (NumPy refuses negative ones)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a seed is a number >= 0, not {value}")
+    return value
+
+
+def memory_size(text: str) -> int:
+    """An argparse type for --max-memory: 500M, 4G, 1.5GiB (binary units)."""
+    from ..budget import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_memory_option(p: argparse.ArgumentParser) -> None:
+    """--max-memory, the same for every command that allocates arrays."""
+    from ..budget import default_limit, human
+
+    p.add_argument(
+        "--max-memory",
+        type=memory_size,
+        default=default_limit(),
+        metavar="SIZE",
+        help="refuse a run estimated to need more memory than this: 500M, 4G... "
+        f"(default {human(default_limit())}: 2 GiB or half the physical memory)",
+    )
+
+
 def read(path: str) -> tuple[str, str]:
     """The source text and the name to report it by; '-' is stdin."""
     if path == "-":
-        return decode_source(sys.stdin.buffer.read(), "<stdin>"), "<stdin>"
+        return decode_source(read_limited(sys.stdin.buffer, "<stdin>"), "<stdin>"), "<stdin>"
     return read_source(path), path
 
 
 def load(path: str) -> Model:
     """Read and check a model; any problem with it is a CnnDslError."""
     return parse(*read(path))
+
+
+def load_with_source(path: str) -> tuple[Model, str]:
+    """The model and its text, for errors found later that quote a layer's line."""
+    text, name = read(path)
+    return parse(text, name), text
 
 
 def report(err: CnnDslError) -> int:
@@ -43,22 +84,24 @@ def report(err: CnnDslError) -> int:
 
 def cannot_write(path: str, exc: OSError) -> int:
     """The one wording for an output file that cannot be written; returns EXIT_MODEL."""
-    print(f"{path}: error: cannot write: {exc.strerror or exc}", file=sys.stderr)
+    print(f"{printable(path)}: error: cannot write: {exc.strerror or exc}", file=sys.stderr)
     return EXIT_MODEL
 
 
-def model_and_weights(args: argparse.Namespace, probe: bool = False) -> tuple[Model, Weights]:
-    """For run and verify: the model, with the weights of --weights or else seeded ones —
-    initial weights for ``run``, probe weights (every array non-trivial) for ``verify``.
+def weights_for(args: argparse.Namespace, model: Model, probe: bool = False) -> Weights:
+    """For run and verify: the weights of --weights or else seeded ones — initial weights
+    for ``run``, probe weights (every array non-trivial) for ``verify``. Call it once the
+    budget has been checked: the model's weights are allocated here.
 
     NumPy is imported only here, when a command needs weights.
     """
-    from ..weights import init_weights, load_weights, probe_weights
-
-    model = load(args.model)
     if args.weights:
-        return model, load_weights(model, args.weights)
-    return model, (probe_weights if probe else init_weights)(model, args.seed)
+        from ..weightfile import load_weights
+
+        return load_weights(model, args.weights)
+    from ..weights import init_weights, probe_weights
+
+    return (probe_weights if probe else init_weights)(model, args.seed)
 
 
 def weights_source(args: argparse.Namespace, probe: bool = False) -> str:

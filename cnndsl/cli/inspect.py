@@ -7,12 +7,12 @@ neither NumPy nor jinja2: the parser and the standard library only.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
-from ..errors import CnnDslError
+from ..errors import CnnDslError, printable
 from ..ir import Model
+from ..jsonout import strict_json
 from ..layers import fmt_shape
 from .common import EXIT_MODEL, EXIT_OK, Subparsers, load, report
 
@@ -46,7 +46,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Check every file, even after a bad one: one run reports all of them."""
     results = [_check_file(path, args.json) for path in args.files]
     if args.json:
-        print(json.dumps({"schema": CHECK_SCHEMA, "files": results}, indent=2))
+        print(strict_json({"schema": CHECK_SCHEMA, "files": results}))
     return EXIT_OK if all(r["ok"] for r in results) else EXIT_MODEL
 
 
@@ -59,12 +59,12 @@ def _check_file(path: str, as_json: bool) -> dict[str, Any]:
             return {"ok": False, **err.to_dict()}
         report(err)
         n = len(err.diagnostics)
-        print(f"{err.filename}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
+        print(f"{printable(err.filename)}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
         return {"ok": False}
     if as_json:
         return _check_entry(model)
     print(
-        f"{model.filename}: ok: {model.name}, {fmt_shape(model.input_shape)} -> "
+        f"{printable(model.filename)}: ok: {model.name}, {fmt_shape(model.input_shape)} -> "
         f"{fmt_shape(model.output_shape)}, {model.total_params:,} params "
         f"({model.trainable_params:,} trainable, "
         f"{model.non_trainable_params:,} non-trainable)"
@@ -97,10 +97,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
     except CnnDslError as err:
         if not args.json:
             return report(err)
-        print(json.dumps({"schema": "cnndsl.errors/1", **err.to_dict()}, indent=2))
+        print(strict_json({"schema": "cnndsl.errors/1", **err.to_dict()}))
         return EXIT_MODEL
     if args.json:
-        print(json.dumps(model.to_dict(), indent=2))
+        print(strict_json(model.to_dict()))
     else:
         print(model.summary())
     return EXIT_OK

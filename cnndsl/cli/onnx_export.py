@@ -29,10 +29,16 @@ def compile_onnx(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_MODEL
-    from .build import _write_atomic
+    from ..safeio import write_output
+
+    data = proto.SerializeToString()
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
 
     try:
-        _write_atomic(args.output, proto.SerializeToString())
+        write_output(args.output, write, suffix=".onnx")
     except OSError as exc:
         return cannot_write(args.output, exc)
     print(f"{args.output}: ONNX opset {opset} graph with weights for {name}", file=sys.stderr)

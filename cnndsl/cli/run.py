@@ -7,14 +7,24 @@ NumPy and the interpreter are imported inside the functions, never at module lev
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CnnDslError
 from ..ir import Model
+from ..jsonout import strict_json
 from ..layers import fmt_shape
-from .common import EXIT_OK, Subparsers, model_and_weights, report, weights_source
+from .common import (
+    EXIT_OK,
+    Subparsers,
+    add_memory_option,
+    cannot_write,
+    load_with_source,
+    report,
+    seed,
+    weights_for,
+    weights_source,
+)
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -42,13 +52,14 @@ def add_parsers(sub: Subparsers) -> None:
         help=".npy (H x W x C or N x H x W x C) or an image (needs cnndsl[viz])",
     )
     r.add_argument("--weights", "-w", metavar="W.npz", help="canonical weights (.npz)")
-    r.add_argument("--seed", type=int, default=0, help="seed for initial weights (default 0)")
+    r.add_argument("--seed", type=seed, default=0, help="seed for initial weights (default 0)")
     r.add_argument(
         "--feature-maps",
         metavar="DIR",
         help="write one PNG per layer, a tile per channel (needs cnndsl[viz])",
     )
     r.add_argument("--json", action="store_true", help="print JSON (cnndsl.run/1)")
+    add_memory_option(r)
     r.set_defaults(func=cmd_run)
 
 
@@ -69,6 +80,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         result = _forward(args)
     except CnnDslError as err:
         return report(err)
+    except OSError as exc:  # only the feature maps are written
+        return cannot_write(exc.filename or args.feature_maps, exc)
     top = _top5(result.model, result.y)
     if args.json:
         _print_run_json(args, result, top)
@@ -78,19 +91,33 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _forward(args: argparse.Namespace) -> _Run:
-    """Keep every layer's output only when feature maps need them: that costs memory."""
+    """Check everything that can be checked before allocating anything: the input's header
+    against the model, the memory the run will need against --max-memory, the feature-map
+    directory. Every layer's output is kept only when feature maps need them."""
+    from ..budget import check_run
+    from ..inputs import open_input
+    from ..safeio import make_dir
+
+    model, text = load_with_source(args.model)
+    inp = open_input(args.input, model)
+    keep = bool(args.feature_maps)
+    check_run(model, inp.batch, args.max_memory, keep_all=keep, extra=inp.raw_bytes, source=text)
+    if keep:
+        make_dir(args.feature_maps)
+    weights = weights_for(args, model)
+    import numpy as np  # only now: a refused run has not paid for it
+
     from ..backends.numpy import forward, forward_all
-    from ..inputs import load_input
 
-    model, weights = model_and_weights(args)
-    x, notes = load_input(args.input, model)
-    if not args.feature_maps:
-        return _Run(model, x, notes, forward(model, weights, x), [])
-    from ..viz import write_feature_maps
+    x, notes = inp.read()
+    with np.errstate(all="ignore"):  # an overflow is seen in the output, not warned about
+        if not keep:
+            return _Run(model, x, notes, forward(model, weights, x), [])
+        from ..viz import write_feature_maps
 
-    acts = forward_all(model, weights, x)
-    y = acts[model.outputs[-1]]
-    return _Run(model, x, notes, y, write_feature_maps(model, acts, args.feature_maps))
+        acts = forward_all(model, weights, x)
+        y = acts[model.outputs[-1]]
+        return _Run(model, x, notes, y, write_feature_maps(model, acts, args.feature_maps))
 
 
 def _softmax_head(model: Model) -> bool:
@@ -120,7 +147,7 @@ def _print_run_json(args: argparse.Namespace, r: _Run, top: Top5 | None) -> None
         "top5": None if top is None else [[{"class": c, "p": p} for c, p in t] for t in top],
         "feature_maps": r.maps,
     }
-    print(json.dumps(doc, indent=2))
+    print(strict_json(doc))
 
 
 def _print_run_text(args: argparse.Namespace, r: _Run, top: Top5 | None) -> None:

@@ -9,22 +9,25 @@ imported only when the command runs.
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .. import read_source
-from ..errors import CnnDslError
+from ..errors import CnnDslError, printable
 from ..ir import Model
+from ..jsonout import strict_json
 from ..layers import fmt_shape
 from .common import (
     EXIT_MODEL,
     EXIT_OK,
-    EXIT_USAGE,
     Subparsers,
-    model_and_weights,
+    add_memory_option,
+    load_with_source,
     report,
+    seed,
+    weights_for,
     weights_source,
 )
 
@@ -47,10 +50,22 @@ def add_parsers(sub: Subparsers) -> None:
     )
     v.add_argument("model", metavar="MODEL", help="model file")
     v.add_argument("--weights", "-w", metavar="W.npz", help="canonical weights (.npz)")
-    v.add_argument("--seed", type=int, default=0, help="seed for weights and inputs")
-    v.add_argument("--samples", type=int, default=4, help="random inputs (default 4)")
+    v.add_argument("--seed", type=seed, default=0, help="seed for weights and inputs")
+    v.add_argument("--samples", type=_samples, default=4, help="random inputs (default 4)")
     v.add_argument("--json", action="store_true", help="print JSON (cnndsl.verify/1)")
+    add_memory_option(v)
     v.set_defaults(func=cmd_verify)
+
+
+def _samples(text: str) -> int:
+    """An argparse type: at least one sample (how many more, the memory budget says)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--samples must be at least 1, not {n}")
+    return n
 
 
 class _Progress:
@@ -79,13 +94,25 @@ class _Progress:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Exit 1 when the backends disagree, so CI can gate on it."""
+    from ..budget import F32, check_run
+
     try:
-        model, weights = model_and_weights(args, probe=True)
+        model, text = load_with_source(args.model)
+        # the inputs are drawn in float64, then made float32; NumPy, Keras and PyTorch each
+        # hold the weights; the frameworks' own activations are not counted
+        drawn = 2 * args.samples * math.prod(model.input_shape) * F32
+        check_run(
+            model,
+            args.samples,
+            args.max_memory,
+            copies=3,
+            extra=drawn,
+            what="verify",
+            source=text,
+        )
+        weights = weights_for(args, model, probe=True)
     except CnnDslError as err:
         return report(err)
-    if args.samples < 1:
-        print("cnndsl verify: error: --samples must be at least 1", file=sys.stderr)
-        return EXIT_USAGE
     result = _compare_backends(args, model, weights)
     _print_refusals(args.model, result)
     if args.json:
@@ -129,7 +156,7 @@ def _print_verify_json(args: argparse.Namespace, model: Model, result: Report) -
         },
         "passed": result.passed,
     }
-    print(json.dumps(doc, indent=2))
+    print(strict_json(doc))
 
 
 def _print_verify_text(args: argparse.Namespace, model: Model, result: Report) -> None:
@@ -137,7 +164,7 @@ def _print_verify_text(args: argparse.Namespace, model: Model, result: Report) -
 
     n = args.samples
     print(
-        f"verify {model.filename}: {weights_source(args, probe=True)}, {n} random input"
+        f"verify {printable(model.filename)}: {weights_source(args, probe=True)}, {n} random input"
         f"{'s' * (n > 1)} of {fmt_shape(model.input_shape)}"
     )
     for p in result.pairs:
@@ -169,11 +196,11 @@ def _print_divergences(path: str, model: Model, result: Report) -> None:
     lines = _source_lines(path)
     for target, node in result.diverges_at.items():
         print(
-            f"{model.filename}:{node.span.line}:{node.span.column}: error: {target} "
+            f"{printable(model.filename)}:{node.span.line}:{node.span.column}: error: {target} "
             f"first diverges from numpy at layer '{node.name}' ({node.keyword})"
         )
         if 0 < node.span.line <= len(lines):
-            print(f" {node.span.line} | {lines[node.span.line - 1]}")
+            print(f" {node.span.line} | {printable(lines[node.span.line - 1])}")
 
 
 def _source_lines(path: str) -> list[str]:

@@ -8,13 +8,22 @@ are imported only inside these commands.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import TYPE_CHECKING
 
 from ..errors import CnnDslError, Diagnostic
 from ..ir import Model
-from .common import EXIT_MODEL, EXIT_OK, EXIT_USAGE, Subparsers, cannot_write, load, report
+from .common import (
+    EXIT_MODEL,
+    EXIT_OK,
+    EXIT_USAGE,
+    Subparsers,
+    add_memory_option,
+    cannot_write,
+    load_with_source,
+    report,
+    seed,
+)
 
 if TYPE_CHECKING:
     from ..weights import Weights
@@ -34,6 +43,7 @@ def add_parsers(sub: Subparsers) -> None:
     ex.add_argument("--model", "-m", required=True, metavar="MODEL", help="model file")
     ex.add_argument("--target", "-t", required=True, choices=["keras", "pytorch"])
     ex.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write")
+    add_memory_option(ex)
     ex.set_defaults(func=cmd_export_weights)
 
     im = sub.add_parser(
@@ -48,6 +58,7 @@ def add_parsers(sub: Subparsers) -> None:
     im.add_argument("--model", "-m", required=True, metavar="MODEL", help="model file")
     im.add_argument("--source", "-s", required=True, choices=["keras", "pytorch"])
     im.add_argument("-o", "--output", required=True, metavar="W.npz", help="file to write")
+    add_memory_option(im)
     im.set_defaults(func=cmd_import_weights)
 
     iw = sub.add_parser(
@@ -60,7 +71,8 @@ def add_parsers(sub: Subparsers) -> None:
     )
     iw.add_argument("model", metavar="MODEL", help="model file")
     iw.add_argument("-o", "--output", required=True, metavar="W.npz", help="file to write")
-    iw.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    iw.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
+    add_memory_option(iw)
     iw.set_defaults(func=cmd_init_weights)
 
 
@@ -70,10 +82,15 @@ def _count(weights: Weights) -> int:
 
 def cmd_init_weights(args: argparse.Namespace) -> int:
     """Seeded weights written to a file, so every later run can start from the same ones."""
-    from ..weights import init_weights, save_weights
+    from ..budget import check_weights
+    from ..safeio import check_target
 
     try:
-        model = load(args.model)
+        check_target(args.output)
+        model, text = load_with_source(args.model)
+        check_weights(model, args.max_memory, "init-weights", text)
+        from ..weights import init_weights, save_weights  # NumPy: not before the budget
+
         weights = init_weights(model, args.seed)
         save_weights(weights, args.output)
     except CnnDslError as err:
@@ -86,12 +103,16 @@ def cmd_init_weights(args: argparse.Namespace) -> int:
 
 def cmd_export_weights(args: argparse.Namespace) -> int:
     """Canonical weights in the file format the generated code's framework loads."""
+    from ..budget import check_weights
     from ..frameworks import FrameworkMissing
-    from ..weights import load_weights
+    from ..safeio import check_target
+    from ..weightfile import load_weights
 
     out: str = args.output
     try:
-        model = load(args.model)
+        check_target(out)
+        model, text = load_with_source(args.model)
+        check_weights(model, args.max_memory // 2, "export-weights (twice the weights)", text)
         weights = load_weights(model, args.weights)
         if args.target == "keras" and not out.endswith(".weights.h5"):
             print(f"{out}: error: Keras weight files must end in .weights.h5", file=sys.stderr)
@@ -110,32 +131,31 @@ def cmd_export_weights(args: argparse.Namespace) -> int:
 
 
 def _save_for_framework(model: Model, weights: Weights, target: str, out: str) -> None:
-    """Save beside ``out``, then rename: a reader never sees half a file.
-
-    Keras insists on the .weights.h5 suffix, hence the temporary name ending in it.
-    """
+    """Written safely (:func:`cnndsl.safeio.write_output`): a reader never sees half a
+    file. Keras insists on the .weights.h5 suffix, hence the temporary name ending in it."""
     from ..frameworks import framework, keras_model, torch_module
+    from ..safeio import write_output
 
-    directory = os.path.dirname(os.path.abspath(out))
     if target == "keras":
         built = keras_model(model, weights)
-        tmp = os.path.join(directory, f".tmp-{os.getpid()}.weights.h5")
-        built.save_weights(tmp)
+        write_output(out, built.save_weights, suffix=".weights.h5")
     else:
         torch = framework("pytorch")
-        net = torch_module(model, weights)
-        tmp = os.path.join(directory, f".tmp-{os.getpid()}-{os.path.basename(out)}")
-        torch.save(net.state_dict(), tmp)
-    os.replace(tmp, out)
+        state = torch_module(model, weights).state_dict()
+        write_output(out, lambda tmp: torch.save(state, tmp))
 
 
 def cmd_import_weights(args: argparse.Namespace) -> int:
     """The reverse of export-weights; the result is validated like any canonical file."""
+    from ..budget import check_weights as within_budget
     from ..frameworks import FrameworkMissing
+    from ..safeio import check_target
     from ..weights import check_weights, save_weights
 
     try:
-        model = load(args.model)
+        check_target(args.output)
+        model, text = load_with_source(args.model)
+        within_budget(model, args.max_memory // 2, "import-weights (twice the weights)", text)
         weights = _load_from_framework(model, args.source, args.file)
         flat = {f"{n}/{k}": a for n, ws in weights.items() for k, a in ws.items()}
         weights = check_weights(model, flat, args.file)
@@ -145,6 +165,8 @@ def cmd_import_weights(args: argparse.Namespace) -> int:
     except FrameworkMissing as exc:
         print(f"cnndsl import-weights: error: {exc}", file=sys.stderr)
         return EXIT_MODEL
+    except OSError as exc:
+        return cannot_write(args.output, exc)
     print(
         f"{args.output}: {_count(weights):,} canonical weights for {model.name} from {args.source}"
     )
@@ -154,18 +176,23 @@ def cmd_import_weights(args: argparse.Namespace) -> int:
 def _load_from_framework(model: Model, source: str, path: str) -> Weights:
     """Load ``path`` into the generated code and read the weights back out."""
     from ..frameworks import framework, keras_model, keras_weights, torch_module, torch_weights
+    from ..safeio import open_regular, why_unreadable
 
-    if not os.path.isfile(path):
-        raise CnnDslError([Diagnostic("no such file", None)], path, "")
     try:
-        if source == "keras":
-            built = keras_model(model)
-            built.load_weights(path)
-            return keras_weights(model, built)
-        torch = framework("pytorch")
-        net = torch_module(model)
-        net.load_state_dict(torch.load(path, weights_only=True))
-        return torch_weights(model, net)
+        fh = open_regular(path)
+    except OSError as exc:
+        why = why_unreadable(exc, "a weight file")
+        raise CnnDslError([Diagnostic(why, None)], path, "") from None
+    try:
+        with fh:
+            if source == "keras":
+                built = keras_model(model)
+                built.load_weights(path)
+                return keras_weights(model, built)
+            torch = framework("pytorch")
+            net = torch_module(model)
+            net.load_state_dict(torch.load(fh, weights_only=True))
+            return torch_weights(model, net)
     except (ValueError, RuntimeError, KeyError, OSError) as exc:
         raise _does_not_fit(model, path, exc) from None
 

@@ -32,7 +32,8 @@ def build_model() -> keras.Model:
         ],
         name="edge_detect",
     )
-    model.get_layer("conv_1").kernel.assign(FIXED_WEIGHTS["conv_1"])
+    for name, kernel in FIXED_WEIGHTS.items():
+        model.get_layer(name).kernel.assign(kernel)
     return model
 
 

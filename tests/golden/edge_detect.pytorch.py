@@ -30,7 +30,8 @@ class EdgeDetect(nn.Module):
         super().__init__()
         self.conv_1 = nn.Conv2d(1, 3, kernel_size=(3, 3), padding=(1, 1), bias=False)
         with torch.no_grad():
-            self.conv_1.weight.copy_(torch.tensor(FIXED_WEIGHTS["conv_1"]))
+            for name, kernel in FIXED_WEIGHTS.items():
+                self.get_submodule(name).weight.copy_(torch.tensor(kernel))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv_1(x)

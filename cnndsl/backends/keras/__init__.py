@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ...ir import Model
 from ..codegen import (
-    check_identifier,
+    check_model_name,
     check_variables,
     header,
     is_linear,
@@ -71,7 +71,7 @@ def _functional_lines(model: Model, lowered: list[Lowered]) -> list[str]:
 
 def emit(model: Model) -> str:
     """The Keras 3 source of ``model``."""
-    check_identifier(model.name)
+    check_model_name(model.name)
     ctx, lowered = _lower_all(model)
     sequential = is_linear(model)
     if sequential:
