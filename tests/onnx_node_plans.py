@@ -64,8 +64,7 @@ def first(x: np.ndarray) -> np.ndarray:
 
 
 def canonical(w: np.ndarray, b: np.ndarray | None) -> tuple[str, dict[str, np.ndarray]]:
-    """``bias=`` and the weights: an ONNX (out, in/g, *k) conv or (in, out, *k) transposed
-    conv kernel in the language's layout, (*k, in/g, out) or (*k, out, in)."""
+    """``bias=``, and ONNX's (out, in/g, *k) or (in, out, *k) kernel in the language's layout."""
     kernel = {"kernel": np.moveaxis(w, [0, 1], [-1, -2])}
     return f"bias={str(b is not None).lower()}", kernel | ({} if b is None else {"bias": b})
 
@@ -148,11 +147,9 @@ def _deconv(c: Case) -> Outcome:
 def _floor_equals_ceil(c: Case, k: list[int], s: list[int], pads: list[int]) -> bool:
     r = len(k)
     for n, kk, ss, a, b in zip(c.x.shape[2:], k, s, pads[:r], pads[r:]):
-        floor = (n + a + b - kk) // ss + 1
         ceil = math.ceil((n + a + b - kk) / ss) + 1
-        if (ceil - 1) * ss >= n + a:  # ONNX drops a last window starting in the end pad
-            ceil -= 1
-        if ceil != floor:
+        ceil -= (ceil - 1) * ss >= n + a  # ONNX drops a last window starting in the end pad
+        if ceil != (n + a + b - kk) // ss + 1:
             return False
     return True
 
@@ -169,8 +166,7 @@ def _pool(c: Case) -> Outcome:
         return "ceil_mode with a size floor does not give"
     if any(p >= kk for p, kk in zip(pads, k + k)):
         return "padding as wide as the window (the language keeps it smaller)"
-    kind = "max" if c.op == "MaxPool" else "avg"
-    padding = spatial_padding(c, k, s, [1] * r)
+    kind, padding = ("max" if c.op == "MaxPool" else "avg"), spatial_padding(c, k, s, [1] * r)
     src = f"pool {kind} {dims(tuple(k))} {padding} stride={dims(tuple(s))}"
     return first(run(src, last(c.x))), c.outs[0]
 
@@ -201,8 +197,7 @@ def _matmul(c: Case) -> Outcome:
     a, b = c.slots[0], c.slots[1]
     if b.ndim > 2:
         return "b stacks matrices (a batched matmul)"
-    kernel = b if b.ndim == 2 else b[:, None]
-    # a's leading axes are the batch
+    kernel = b if b.ndim == 2 else b[:, None]  # a's leading axes are the batch
     got = run(f"dense {kernel.shape[1]} bias=false", a.reshape(-1, a.shape[-1]), kernel=kernel)
     return got.reshape(c.outs[0].shape), c.outs[0]
 
@@ -216,31 +211,30 @@ def _activation(c: Case) -> Outcome:
     src = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Identity": "linear"}.get(c.op)
     if src is None:  # the language's defaults must be ONNX's: alpha given only when set
         src = {"LeakyRelu": "leaky_relu", "Elu": "elu", "Gelu": "gelu"}[c.op]
-        if "alpha" in c.attrs:
-            src += f" alpha={c.attrs['alpha']!r}"
-        if c.attrs.get("approximate") == "tanh":
-            src += " approximate=true"
+        src += f" alpha={c.attrs['alpha']!r}" if "alpha" in c.attrs else ""
+        src += " approximate=true" if c.attrs.get("approximate") == "tanh" else ""
     return elementwise(src, c.x), c.outs[0]
 
 
-def channel_view(x: np.ndarray, axis: int) -> Callable[[np.ndarray], np.ndarray] | None:
-    """How to move the channel axis last, if ``axis`` can be it: the last axis, or axis
+View = Callable[[np.ndarray], np.ndarray]
+
+
+def channel_view(x: np.ndarray, axis: int) -> tuple[View, View] | None:
+    """Moving the channel axis last and back, if ``axis`` can be it: the last axis, or axis
     1 of NC... data; None for the batch axis or a spatial one."""
     a = axis % x.ndim
     if x.ndim == 1 or a == x.ndim - 1:
-        return lambda y: y
-    if a == 1:
-        return last
-    return None
+        return np.asarray, np.asarray  # as they are
+    return (last, first) if a == 1 else None
 
 
 @plan("Softmax")
 def _softmax(c: Case) -> Outcome:
-    view = channel_view(c.x, c.attrs.get("axis", -1))
-    if view is None:
+    views = channel_view(c.x, c.attrs.get("axis", -1))
+    if views is None:
         return "over the batch axis (the language: the channel axis)"
-    back = first if view is last else (lambda y: y)
-    return back(elementwise("softmax", view(c.x))), c.outs[0]
+    to, back = views
+    return back(elementwise("softmax", to(c.x))), c.outs[0]
 
 
 @plan("Clip")
@@ -270,21 +264,24 @@ def _layernorm(c: Case) -> Outcome:
     return run(src, c.x, gamma=c.slots[1], beta=c.slots[2]), c.outs[0]  # Y only
 
 
-@plan("Concat", "Add", "Sum")
-def _merge(c: Case) -> Outcome:
+@plan("Add", "Sum")
+def _add(c: Case) -> Outcome:
     xs = [x for x in c.slots if x is not None]
     if len(xs) < 2:
-        return "one input (add and concat join two or more)"
-    if c.op != "Concat":
-        if len({x.shape for x in xs}) > 1:
-            return "broadcasting (add needs equal shapes)"
-        return merge("add", [batched(x) for x in xs]).reshape(c.outs[0].shape), c.outs[0]
-    view = channel_view(xs[0], c.attrs["axis"])
-    if view is None:
+        return "one input (add joins two or more)"
+    if len({x.shape for x in xs}) > 1:
+        return "broadcasting (add needs equal shapes)"
+    return merge("add", [batched(x) for x in xs]).reshape(c.outs[0].shape), c.outs[0]
+
+
+@plan("Concat")
+def _concat(c: Case) -> Outcome:
+    xs = [x for x in c.slots if x is not None]
+    views = channel_view(xs[0], c.attrs["axis"])
+    if views is None:
         return "along the batch axis (the language: the channel axis)"
-    back = first if view is last else (lambda y: y)
-    got = back(merge("concat", [batched(view(x)) for x in xs]))
-    return got.reshape(c.outs[0].shape), c.outs[0]
+    to, back = views
+    return back(merge("concat", [batched(to(x)) for x in xs])).reshape(c.outs[0].shape), c.outs[0]
 
 
 @plan("Flatten")
@@ -293,8 +290,7 @@ def _flatten(c: Case) -> Outcome:
     axis += c.x.ndim if axis < 0 else 0
     if axis != 1:
         return f"axis {axis} (the language keeps the batch axis and only it)"
-    # a row-major flatten of (N, *sample): the sample read as channels-last
-    return run("flatten", c.x), c.outs[0]
+    return run("flatten", c.x), c.outs[0]  # row-major: the samples read as channels-last
 
 
 @plan("Pad")
@@ -316,12 +312,14 @@ def _pad(c: Case) -> Outcome:
     return first(ops.pad_spatial(last(c.x), spatial, value)), c.outs[0]
 
 
-#: (coordinate_transformation_mode, nearest_mode) whose integer-factor upsampling repeats
-REPEATS = {
-    ("half_pixel", "round_prefer_floor"), ("half_pixel", "round_prefer_ceil"),
-    ("pytorch_half_pixel", "round_prefer_floor"), ("asymmetric", "floor"),
+#: (mode, coordinate_transformation_mode, nearest_mode) that upsample computes at integer
+#: scales: a nearest whose rounding repeats values; bilinear with half-pixel centres
+UPSAMPLES = {
+    ("nearest", "half_pixel", "round_prefer_floor"), ("nearest", "half_pixel", "round_prefer_ceil"),
+    ("nearest", "pytorch_half_pixel", "round_prefer_floor"), ("nearest", "asymmetric", "floor"),
+    ("linear", "half_pixel", ""), ("linear", "pytorch_half_pixel", ""),
+    ("linear", "half_pixel_symmetric", ""),
 }  # fmt: skip
-BILINEAR = {"half_pixel", "pytorch_half_pixel", "half_pixel_symmetric"}
 
 
 def _resize_scales(c: Case) -> list[float]:
@@ -334,10 +332,7 @@ def _resize_scales(c: Case) -> list[float]:
         policy = c.attrs.get("keep_aspect_ratio_policy", "stretch")
         if policy != "stretch":
             given = [(min if policy == "not_larger" else max)(given)] * len(axes)
-    scales = [1.0] * r
-    for a, s in zip(axes, given):
-        scales[a] = s
-    return scales
+    return [dict(zip(axes, given)).get(a, 1.0) for a in range(r)]
 
 
 @plan("Resize")
@@ -349,13 +344,9 @@ def _resize(c: Case) -> Outcome:
         return "downsampling, or resizing the batch or channels"
     if any(s != int(s) for s in scales):
         return "a non-integer scale"
-    if mode == "cubic":
-        return "cubic interpolation"
-    if mode == "linear" and ctm not in BILINEAR:
-        return f"linear with {ctm}"
-    rounding = c.attrs.get("nearest_mode", "round_prefer_floor")
-    if mode == "nearest" and (ctm, rounding) not in REPEATS:
-        return f"nearest with {ctm}/{rounding}, which does not repeat"
+    rounding = c.attrs.get("nearest_mode", "round_prefer_floor") if mode == "nearest" else ""
+    if (mode, ctm, rounding) not in UPSAMPLES:
+        return f"{mode} with {ctm} {rounding}".rstrip()
     kind = "bilinear" if mode == "linear" else "nearest"
     src = f"upsample {dims(tuple(int(s) for s in scales[2:]))} {kind}"
     return first(run(src, last(c.x))), c.outs[0]
@@ -369,25 +360,32 @@ def _prelu(c: Case) -> Outcome:
     return run("prelu", c.x, alpha=slope), c.outs[0]
 
 
-@plan("Slice")
-def _slice(c: Case) -> Outcome:
-    x, r = c.x, c.x.ndim
+def _cuts(c: Case) -> dict[int, tuple[int, int]]:
+    """Axis -> (before, after) removed, for the axes the slice shortens (ONNX clamps)."""
+    r = c.x.ndim
     axes = [a % r for a in (c.slots[3] if c.slots[3] is not None else range(len(c.slots[1])))]
-    if c.slots[4] is not None and any(s != 1 for s in c.slots[4]):
-        return "steps other than 1"
     cut = {}
     for a, s, e in zip(axes, c.slots[1], c.slots[2]):
-        n = x.shape[a]
+        n = c.x.shape[a]
         s, e = (min(max(v + n if v < 0 else v, 0), n) for v in (int(s), int(e)))
         if (s, e) != (0, n):
             cut[a] = (s, n - e)
+    return cut
+
+
+@plan("Slice")
+def _slice(c: Case) -> Outcome:
+    r = c.x.ndim
+    if c.slots[4] is not None and any(s != 1 for s in c.slots[4]):
+        return "steps other than 1"
     if c.outs[0].size == 0:
         return "an empty result (a crop keeps at least one position)"
-    for view, spatial, back in ((lambda y: y, range(1, r - 1), None), (last, range(2, r), 1)):
+    cut = _cuts(c)
+    views = ((np.asarray, np.asarray, range(1, r - 1)), (last, first, range(2, r)))
+    for to, back, spatial in views:  # N...C data as it is, or NC... data moved
         if set(cut) <= set(spatial):
             crops = [cut.get(a, (0, 0)) for a in spatial]
-            got = run(f"crop {pad_option(crops)[4:]}", view(x))
-            return (got if back is None else first(got)), c.outs[0]
+            return back(run(f"crop {pad_option(crops)[4:]}", to(c.x))), c.outs[0]
     return "slices the batch axis"
 
 
