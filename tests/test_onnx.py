@@ -95,3 +95,45 @@ def test_verify_prints_four_backends(capsys) -> None:
     out = capsys.readouterr().out
     for pair in ("numpy   vs onnx", "keras   vs onnx", "pytorch vs onnx"):
         assert pair in out
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "input 9x9x3\nconv 4 3x3 same stride=2\nbatchnorm\nrelu",  # image in, image out
+        "input 20x6\nconv 5 3 same\npool max 2",  # sequence in, sequence out
+        "input 12x12x2\nconv 3 3\nflatten\ndense 4 softmax",  # image in, vector out
+        "input 16\ndense 8 relu",  # vectors: no Transpose at all
+    ],
+)
+def test_layout_nhwc_takes_and_gives_channels_last(src: str) -> None:
+    """With layout nhwc the graph is fed the language's own arrays and returns them."""
+    m = cnndsl.parse(src)
+    weights = probe_weights(m, 0)
+    proto = to_onnx(m, weights, layout="nhwc")  # runs the full checker
+    io = [proto.graph.input[0], proto.graph.output[0]]
+    dims = [[d.dim_value or d.dim_param for d in v.type.tensor_type.shape.dim] for v in io]
+    assert dims == [["N", *m.input_shape], ["N", *m.output_shape]]
+    transposes = [n for n in proto.graph.node if n.op_type == "Transpose"]
+    assert len(transposes) == (len(m.input_shape) > 1) + (len(m.output_shape) > 1)
+    inferred = onnx.shape_inference.infer_shapes(proto, strict_mode=True)
+    assert inferred.graph.output[0].type == proto.graph.output[0].type
+    x = np.random.default_rng(0).standard_normal((3, *m.input_shape)).astype(np.float32)
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"input": x})[0]
+    ref = forward(m, weights, x)
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5 * max(1.0, float(np.abs(ref).max())))
+
+
+def test_compile_layout_nhwc(tmp_path, capsys) -> None:
+    from cnndsl.cli import main
+
+    out = tmp_path / "lenet5.onnx"
+    args = ["compile", str(EXAMPLES / "lenet5.cnn"), "-t", "onnx", "-o", str(out)]
+    assert main([*args, "--layout", "nhwc"]) == 0
+    assert "nhwc input and output" in capsys.readouterr().err
+    dims = onnx.load(str(out)).graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_value or d.dim_param for d in dims] == ["N", 28, 28, 1]
+    m = cnndsl.load(EXAMPLES / "lenet5.cnn")
+    with pytest.raises(ValueError, match="layout 'nwhc'"):
+        to_onnx(m, probe_weights(m), layout="nwhc")

@@ -34,6 +34,12 @@ def add_parsers(sub: Subparsers) -> None:
     co.add_argument("--weights", "-w", metavar="W.npz", help="onnx: canonical weights to embed")
     co.add_argument("--seed", type=int, default=0, help="onnx: seed of the initial weights")
     co.add_argument("--opset", type=int, default=None, help="onnx: operator set (default 17)")
+    co.add_argument(
+        "--layout",
+        choices=["nchw", "nhwc"],
+        default="nchw",
+        help="onnx: the graph's input and output layout (nhwc: channels-last, as the language)",
+    )
     co.set_defaults(func=cmd_compile)
 
 

@@ -41,7 +41,10 @@ def compile_onnx(args: argparse.Namespace) -> int:
         write_output(args.output, write, suffix=".onnx")
     except OSError as exc:
         return cannot_write(args.output, exc)
-    print(f"{args.output}: ONNX opset {opset} graph with weights for {name}", file=sys.stderr)
+    layout = "" if args.layout == "nchw" else f", {args.layout} input and output"
+    print(
+        f"{args.output}: ONNX opset {opset} graph with weights for {name}{layout}", file=sys.stderr
+    )
     return EXIT_OK
 
 
@@ -51,4 +54,4 @@ def _export(args: argparse.Namespace, opset: int) -> tuple[Any, str]:
 
     model = load(args.model)
     weights = load_weights(model, args.weights) if args.weights else init_weights(model, args.seed)
-    return to_onnx(model, weights, opset), model.name
+    return to_onnx(model, weights, opset, args.layout), model.name

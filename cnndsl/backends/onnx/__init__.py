@@ -3,8 +3,9 @@
 ``ONNX`` (in :mod:`.lower`) holds each kind's lowering as data; :func:`to_onnx` builds
 the ``onnx.ModelProto`` (importing ``onnx`` only then), with the IR version set to the
 lowest the opset needs so that older runtimes load it. The graph input ``input`` and the
-output are channels-first (NCHW / NCL / (N, features)), batch dimension ``N``. Node names
-come from the source; each node's ``doc_string`` carries its source line.
+output are channels-first (NCHW / NCL / (N, features)), batch dimension ``N``; with
+``layout="nhwc"`` a Transpose at each end makes them channels-last, as in the language.
+Node names come from the source; each node's ``doc_string`` carries its source line.
 """
 
 from __future__ import annotations
@@ -14,13 +15,23 @@ from typing import Any
 
 from ...ir import Model
 from ..params import Param
-from .lower import ACTIVATIONS, ONNX, Ctx, Lowered, Op
+from .lower import ACTIVATIONS, ONNX, Ctx, Lowered, Op, op
 
-__all__ = ["ACTIVATIONS", "DEFAULT_OPSET", "ONNX", "lower_all", "to_onnx", "weight_map"]
+__all__ = [
+    "ACTIVATIONS",
+    "DEFAULT_OPSET",
+    "LAYOUTS",
+    "ONNX",
+    "lower_all",
+    "to_onnx",
+    "weight_map",
+]
 
 #: LayerNormalization needs 17; what every current runtime loads
 DEFAULT_OPSET = 17
 MIN_OPSET = 17
+#: the graph's input and output layout: ONNX's channels-first, or the language's
+LAYOUTS = ("nchw", "nhwc")
 
 
 def lower_all(model: Model) -> list[Lowered]:
@@ -37,9 +48,36 @@ def weight_map(model: Model) -> dict[str, list[Param]]:
     return {n.name: low.params for n, low in zip(model.nodes, lower_all(model)) if low.params}
 
 
-def _nchw(shape: tuple[int, ...]) -> list[int | str]:
-    dims = (shape[-1], *shape[:-1]) if len(shape) > 1 else shape
+def _dims(shape: tuple[int, ...], layout: str) -> list[int | str]:
+    dims = (shape[-1], *shape[:-1]) if len(shape) > 1 and layout == "nchw" else shape
     return ["N", *dims]
+
+
+def _layout_ends(model: Model, layout: str) -> tuple[dict[str, str], list[Op], list[Op]]:
+    """For ``nhwc``: a Transpose from the channels-last input and one to a channels-last
+    output (vectors need none), and the renaming that makes the graph's own ops read and
+    write the channels-first values between them."""
+    rename: dict[str, str] = {}
+    into: list[Op] = []
+    out: list[Op] = []
+    x, y = model.inputs[0], model.outputs[-1]
+    rx, ry = len(model.input_shape), len(model.output_shape)
+    if layout == "nchw" or x == y:
+        return rename, into, out
+    if rx > 1:
+        rename[x] = f"{x}/nchw"
+        into.append(op("Transpose", [x], rename[x], perm=[0, rx, *range(1, rx)]))
+    if ry > 1:
+        rename[y] = f"{y}/nchw"
+        out.append(op("Transpose", [rename[y]], y, perm=[0, *range(2, ry + 1), 1]))
+    return rename, into, out
+
+
+def _renamed(o: Op, rename: dict[str, str]) -> Op:
+    def names(ns: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(rename.get(n, n) for n in ns)
+
+    return Op(o.op, names(o.inputs), names(o.outputs), o.attrs)
 
 
 def _node_proto(helper: Any, o: Op, name: str, doc: str) -> Any:
@@ -48,30 +86,39 @@ def _node_proto(helper: Any, o: Op, name: str, doc: str) -> Any:
     )
 
 
-def to_onnx(model: Model, weights: Any, opset: int = DEFAULT_OPSET) -> Any:
-    """The ``onnx.ModelProto`` of ``model`` with canonical ``weights`` as initializers."""
+def _node_protos(helper: Any, model: Model, lowered: list[Lowered], layout: str) -> list[Any]:
+    """Every layer's ops, named after it and documented with its source line; with the
+    layout's Transposes at the ends."""
+    base = os.path.basename(model.filename)
+    rename, into, out = _layout_ends(model, layout)
+    ends = f"{base}: --layout {layout}"
+    nodes = [_node_proto(helper, o, f"{o.inputs[0]}/to_nchw", ends) for o in into]
+    for node, low in zip(model.nodes, lowered):
+        doc = f"{base}:{node.span.line}: {node.keyword}"
+        for i, o in enumerate(low.ops):
+            name = node.name if i == len(low.ops) - 1 else f"{node.name}/{i}"
+            nodes.append(_node_proto(helper, _renamed(o, rename), name, doc))
+    return nodes + [_node_proto(helper, o, f"{o.outputs[0]}/to_nhwc", ends) for o in out]
+
+
+def to_onnx(model: Model, weights: Any, opset: int = DEFAULT_OPSET, layout: str = "nchw") -> Any:
+    """The ``onnx.ModelProto`` of ``model`` with canonical ``weights`` as initializers;
+    ``layout`` (:data:`LAYOUTS`) is the graph's input and output layout."""
     import numpy as np
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     from ...convert import export
 
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout {layout!r}: one of {', '.join(LAYOUTS)}")
     lowered = lower_all(model)
     where = {n.name: low.params for n, low in zip(model.nodes, lowered) if low.params}
     arrays = export(model, weights, where, order=True)
     inits = [numpy_helper.from_array(a, p.key) for p, a in arrays.items()]
-    consts: dict[str, tuple[tuple[float, ...], str]] = {}
-    nodes = []
     base = os.path.basename(model.filename)
-    for node, low in zip(model.nodes, lowered):
-        consts.update(low.consts)
-        doc = f"{base}:{node.span.line}: {node.keyword}"
-        for i, o in enumerate(low.ops):
-            nodes.append(
-                _node_proto(
-                    helper, o, node.name if i == len(low.ops) - 1 else f"{node.name}/{i}", doc
-                )
-            )
+    nodes = _node_protos(helper, model, lowered, layout)
+    consts = {k: v for low in lowered for k, v in low.consts.items()}
     for name, (values, kind) in sorted(consts.items()):
         dtype = np.int64 if kind == "int64" else np.float32
         inits.append(numpy_helper.from_array(np.asarray(values, dtype), name))
@@ -79,8 +126,12 @@ def to_onnx(model: Model, weights: Any, opset: int = DEFAULT_OPSET) -> Any:
     graph = helper.make_graph(
         nodes,
         model.name,
-        [helper.make_tensor_value_info(model.inputs[0], float32, _nchw(model.input_shape))],
-        [helper.make_tensor_value_info(model.outputs[-1], float32, _nchw(model.output_shape))],
+        [helper.make_tensor_value_info(model.inputs[0], float32, _dims(model.input_shape, layout))],
+        [
+            helper.make_tensor_value_info(
+                model.outputs[-1], float32, _dims(model.output_shape, layout)
+            )
+        ],
         initializer=inits,
         doc_string=f"cnndsl model {model.name} from {base}",
     )
