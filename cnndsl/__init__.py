@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import gc
 import os
+from typing import BinaryIO
 
 from .check import check as _check
 from .errors import CnnDslError, Diagnostic, Span
 from .ir import SCHEMA, Model, Node
 from .layers import REGISTRY, Layer, Weight
+from .limits import SourceLimit, check_size, source_limits
 from .parser import normalize_newlines, parse_statements
 
 __all__ = [
@@ -70,7 +72,7 @@ def read_source(path: str) -> str:
 
     try:
         with open(path, "rb") as fh:
-            data = fh.read()
+            data = read_limited(fh, path)
     except FileNotFoundError:
         raise fail("no such file") from None
     except IsADirectoryError:
@@ -80,6 +82,18 @@ def read_source(path: str) -> str:
     except OSError as exc:
         raise fail(f"cannot read: {exc.strerror or exc}") from None
     return decode_source(data, path)
+
+
+def read_limited(stream: BinaryIO, name: str) -> bytes:
+    """The stream's bytes, if there are no more than the source limit: one more is read
+    to know, so /dev/zero or an endless pipe cost 2 MB, not all the memory there is."""
+    try:
+        limit = source_limits().source
+        data = stream.read(limit + 1)
+        check_size(len(data), limit, "the file" if name != "<stdin>" else "the input")
+    except SourceLimit as exc:
+        raise CnnDslError([exc.diagnostic], name, "") from None
+    return data
 
 
 def decode_source(data: bytes, path: str) -> str:

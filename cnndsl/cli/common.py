@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, TypeAlias
 
-from .. import decode_source, parse, read_source
+from .. import decode_source, parse, read_limited, read_source
 from ..errors import CnnDslError
 from ..ir import Model
 
@@ -26,7 +26,7 @@ Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 def read(path: str) -> tuple[str, str]:
     """The source text and the name to report it by; '-' is stdin."""
     if path == "-":
-        return decode_source(sys.stdin.buffer.read(), "<stdin>"), "<stdin>"
+        return decode_source(read_limited(sys.stdin.buffer, "<stdin>"), "<stdin>"), "<stdin>"
     return read_source(path), path
 
 
