@@ -335,23 +335,21 @@ class Checker:
         """At most MAX_SIZE values in a layer's output and parameters in the model:
         beyond, the numbers mean a mistake, and nothing could hold the tensors."""
         size = math.prod(built.shape)
-        if size > MAX_SIZE:
-            self.error(
-                f"{keyword} gives {fmt_shape(built.shape)}: {size:,} values, "
-                f"more than a layer may hold ({MAX_SIZE:,})",
-                st.keyword_span,
-            )
-            return False
         params = built.params
-        if self.params + params > MAX_SIZE:
-            self.error(
-                f"with this {keyword}'s {params:,} parameters, the model has more "
-                f"than {MAX_SIZE:,}",
-                st.keyword_span,
-            )
-            return False
-        self.params += params
-        return True
+        if size > MAX_SIZE:
+            message = f"{keyword} gives {fmt_shape(built.shape)}: {size:,} values,"
+        elif self.params + params > MAX_SIZE:
+            message = f"with this {keyword}'s {params:,} parameters, the model has"
+        else:
+            self.params += params
+            return True
+        self.error(
+            f"{message} more than {MAX_SIZE:,}",
+            st.keyword_span,
+            hint="a layer's output and the model's parameters hold at most 10**15 values: "
+            "is a size a few digits too long?",
+        )
+        return False
 
     def make_node(self, name: str, built: Node) -> Node:
         """The node ``Node.build`` made (the one place that binds a layer), under its name:

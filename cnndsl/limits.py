@@ -14,10 +14,32 @@ import os
 import re
 from typing import NamedTuple
 
-from .errors import Diagnostic, Span
+from .errors import MAX_SHOWN, Diagnostic, Span
 from .syntax import Option, Statement, Value
 
-#: fixed limits (the text of docs/language.md quotes them)
+__all__ = [
+    "ENV",
+    "MAX_BRACES",
+    "MAX_BRACKETS",
+    "MAX_DEPTH",
+    "MAX_DIGITS",
+    "MAX_ERRORS",
+    "MAX_NESTING",
+    "MAX_NODES",
+    "MAX_REPEAT",
+    "MAX_SHOWN",
+    "MAX_SIZE",
+    "MAX_STEPS",
+    "SourceLimit",
+    "SourceLimits",
+    "check_lines",
+    "check_size",
+    "cost",
+    "raise_hint",
+    "source_limits",
+]
+
+#: fixed limits (docs/language.md quotes them; MAX_SHOWN, errors printed, is errors.py's)
 MAX_BRACES = 64  # { ... } nested in the source
 MAX_BRACKETS = 16  # ( ... ) and [ ... ] nested in one literal
 MAX_DIGITS = 18  # digits of an integer literal: below 10**18, so it fits in 64 bits
@@ -28,7 +50,6 @@ MAX_STEPS = 1_000_000  # statements, bodies and literal values visited while exp
 MAX_NODES = 100_000  # layers a model expands to
 MAX_SIZE = 10**15  # values in one layer's output; parameters in the whole model
 MAX_ERRORS = 1_000  # errors recorded before checking stops
-MAX_SHOWN = 50  # errors printed; the rest are counted
 
 
 class SourceLimits(NamedTuple):
