@@ -18,6 +18,7 @@ from .check import check as _check
 from .errors import CnnDslError, Diagnostic, Span
 from .ir import SCHEMA, Model, Node
 from .layers import REGISTRY, Layer, Weight
+from .limits import SourceLimit, check_size, source_limits
 from .parser import normalize_newlines, parse_statements
 
 __all__ = [
@@ -83,18 +84,15 @@ def read_source(path: str) -> str:
     return decode_source(data, path)
 
 
-#: the largest model read, in bytes: a model is text (16 MiB is some 500,000 statements), and
-#: a device such as /dev/zero must not be read until memory runs out
-MAX_SOURCE_BYTES = 16 << 20
-
-
-def read_limited(fh: BinaryIO, path: str) -> bytes:
-    """At most MAX_SOURCE_BYTES of ``fh`` (a file, a pipe, stdin); more is an error."""
-    data = fh.read(MAX_SOURCE_BYTES + 1)
-    if len(data) > MAX_SOURCE_BYTES:
-        limit = MAX_SOURCE_BYTES >> 20
-        message = f"the file is larger than {limit} MiB; a model is at most {limit} MiB of text"
-        raise CnnDslError([Diagnostic(message, None)], path, "")
+def read_limited(stream: BinaryIO, name: str) -> bytes:
+    """The stream's bytes, if there are no more than the source limit: one more is read
+    to know, so /dev/zero or an endless pipe cost 2 MB, not all the memory there is."""
+    try:
+        limit = source_limits().source
+        data = stream.read(limit + 1)
+        check_size(len(data), limit, "the file" if name != "<stdin>" else "the input")
+    except SourceLimit as exc:
+        raise CnnDslError([exc.diagnostic], name, "") from None
     return data
 
 

@@ -13,17 +13,28 @@ others (blocks, repeat, residual, branches) in :mod:`cnndsl.structures`.
 from __future__ import annotations
 
 import contextlib
+import math
 import re
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import NoReturn
 
 from .binding import NAME, Binding, Bound, report_layer_error
 from .errors import CnnDslError, Diagnostic, Note, Span
 from .ir import Model, Node
-from .layers import REGISTRY, Input, Layer, LayerError
+from .layers import REGISTRY, Input, Layer, LayerError, fmt_shape
+from .limits import MAX_ERRORS, MAX_NODES, MAX_SIZE, MAX_STEPS, cost
 from .options import OptionError, did_you_mean
-from .structures import MAX_DEPTH, MAX_REPEAT, STRUCTURES, Calls, Env, Structures
-from .syntax import Option, Statement, Value
+from .structures import (
+    MAX_DEPTH,
+    MAX_REPEAT,
+    STRUCTURES,
+    Calls,
+    Env,
+    Structures,
+    substitute,
+    walk,
+)
+from .syntax import Statement, Value
 
 __all__ = [
     "DIRECTIVES",
@@ -39,45 +50,11 @@ __all__ = [
 ]
 
 DIRECTIVES = ("model",)
-#: limit on what blocks and repeat may expand to (docs/language.md)
-MAX_NODES = 100_000
 
 
 class _TooBig(Exception):
-    """The expansion passed MAX_NODES: stop checking, the error is already recorded."""
-
-
-def walk(statements: Sequence[Statement | None]) -> Iterator[Statement]:
-    """Every statement, nested bodies included."""
-    for st in statements:
-        if st is not None:
-            yield st
-            if st.body:
-                yield from walk(st.body)
-
-
-def _subst_value(v: Any, env: Env) -> Any:
-    if isinstance(v, Option):
-        return Option(v.key, v.key_span, _subst_value(v.value, env), v.span)
-    if v.kind == "name" and v.value in env:
-        bound = env[str(v.value)]
-        return Value(bound.kind, bound.value, v.span)  # the use site keeps its place
-    if v.kind in ("tuple", "list"):
-        return Value(v.kind, tuple(_subst_value(x, env) for x in v.value), v.span)
-    return v
-
-
-def substitute(st: Statement, env: Env) -> Statement:
-    """A block's parameters replaced by the values of one call (bodies stay as written:
-    they are substituted when they run, under the same parameters)."""
-    return Statement(
-        st.keyword,
-        st.keyword_span,
-        tuple(_subst_value(a, env) for a in st.args),
-        tuple(_subst_value(o, env) for o in st.options),
-        st.span,
-        st.body,
-    )
+    """A limit of the expansion is reached (cnndsl.limits): stop checking, the error is
+    already recorded."""
 
 
 def _keywords() -> list[str]:
@@ -91,6 +68,9 @@ class Checker:
         self.filename = filename
         self.statements = statements
         self.diags: list[Diagnostic] = []
+        self.reported: set[tuple[Span | None, str]] = set()
+        self.steps = 0  # of MAX_STEPS
+        self.params = 0  # of MAX_SIZE
         self.nodes: list[Node] = []
         self.model_name: tuple[str, Span] | None = None
         self.input_stmt: Statement | None = None
@@ -111,8 +91,23 @@ class Checker:
     def error(
         self, message: str, span: Span | None, hint: str | None = None, notes: Calls = ()
     ) -> None:
-        """Record a diagnostic; inside a block, with notes of where the block was used."""
+        """Record a diagnostic; inside a block, with notes of where the block was used.
+
+        Once per place and message: a body repeated 10,000 times reports its mistake
+        once. After MAX_ERRORS, checking stops.
+        """
+        key = (span, message)
+        if key in self.reported:
+            return
+        self.reported.add(key)
         self.diags.append(Diagnostic(message, span, hint, notes + self.calls))
+        if len(self.diags) >= MAX_ERRORS:
+            raise _TooBig
+
+    def stop(self, message: str, span: Span, hint: str | None = None) -> NoReturn:
+        """A limit of the expansion is reached: report it here and check no further."""
+        self.error(message, span, hint)
+        raise _TooBig
 
     def is_keyword(self, word: str) -> bool:
         """A word of the language, which a block may not be named after."""
@@ -121,8 +116,8 @@ class Checker:
     # ------------------------------------------------------------ main loop
 
     def run(self) -> list[Node]:
-        self.structures.collect(self.statements)
         with contextlib.suppress(_TooBig):  # the error is recorded; stop expanding
+            self.structures.collect(self.statements)
             self.seq(self.statements, None, {}, ())
         if None in self.statements:
             pass  # a statement with a syntax error may have been the input
@@ -133,8 +128,12 @@ class Checker:
     def seq(
         self, statements: Sequence[Statement | None], current: Node | None, env: Env, calls: Calls
     ) -> Node | None:
-        """Check statements in order; return the tensor they leave (None: unknown)."""
+        """Check statements in order; return the tensor they leave (None: unknown).
+
+        Every body and statement visited spends steps of MAX_STEPS (see :func:`cnndsl.limits.cost`).
+        """
         saved, self.calls = self.calls, calls
+        self.steps += 1  # the body itself: an empty one repeated is work too
         try:
             for st in statements:
                 if st is None:  # a syntax error: what it did to the shape is unknown
@@ -142,6 +141,14 @@ class Checker:
                     continue
                 if env:
                     st = substitute(st, env)
+                self.steps += cost(st)
+                if self.steps > MAX_STEPS:
+                    self.stop(
+                        f"the model takes more than {MAX_STEPS:,} steps to expand",
+                        st.keyword_span,
+                        hint="check the repeat counts and block calls: every statement "
+                        "checked is a step, and every value written in it",
+                    )
                 current = self.statement(st, current, env, calls)
             return current
         finally:
@@ -250,13 +257,16 @@ class Checker:
         return tuple(inputs)
 
     def unknown_keyword(self, st: Statement) -> None:
+        message = f"unknown layer '{st.keyword}'"
+        if (st.keyword_span, message) in self.reported:
+            return  # in a repeated body: the hint is the costly part
         words = [*_keywords(), *STRUCTURES, *self.structures.blocks]
         hint = did_you_mean(st.keyword, words)
         if hint is None:
             hint = "layers: " + ", ".join(sorted(_keywords()))
             if self.structures.blocks:
                 hint += "; blocks: " + ", ".join(sorted(self.structures.blocks))
-        self.error(f"unknown layer '{st.keyword}'", st.keyword_span, hint=hint)
+        self.error(message, st.keyword_span, hint=hint)
 
     def no_input(self) -> None:
         if self.statements or self.diags:
@@ -308,19 +318,40 @@ class Checker:
         except LayerError as exc:
             report_layer_error(self.error, st, exc, spans)
             return None
+        if not self.fits_limits(st, built, keyword):
+            return None
         if name is None:
             name = self.auto_name(keyword)
         if len(self.nodes) >= MAX_NODES:
-            self.error(
+            self.stop(
                 f"the model expands to more than {MAX_NODES:,} layers",
                 st.keyword_span,
                 hint="check the repeat counts and block calls",
             )
-            raise _TooBig
         node = self.make_node(name, built)
         self.nodes.append(node)
         self.by_name[name] = node
         return node
+
+    def fits_limits(self, st: Statement, built: Node, keyword: str) -> bool:
+        """At most MAX_SIZE values in a layer's output and parameters in the model:
+        beyond, the numbers mean a mistake, and nothing could hold the tensors."""
+        size = math.prod(built.shape)
+        params = built.params
+        if size > MAX_SIZE:
+            message = f"{keyword} gives {fmt_shape(built.shape)}: {size:,} values,"
+        elif self.params + params > MAX_SIZE:
+            message = f"with this {keyword}'s {params:,} parameters, the model has"
+        else:
+            self.params += params
+            return True
+        self.error(
+            f"{message} more than {MAX_SIZE:,}",
+            st.keyword_span,
+            hint="a layer's output and the model's parameters hold at most 10**15 values: "
+            "is a size a few digits too long?",
+        )
+        return False
 
     def make_node(self, name: str, built: Node) -> Node:
         """The node ``Node.build`` made (the one place that binds a layer), under its name:

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+#: errors printed; the rest are counted in one line (all stay in ``diagnostics``)
+MAX_SHOWN = 50
+#: characters of a long source line shown around the caret
+EXCERPT_WIDTH = 100
+
 
 @dataclass(frozen=True, slots=True)
 class Span:
@@ -74,7 +79,11 @@ class CnnDslError(Exception):
     def render(self) -> str:
         """``file:line:col: error: msg``, the source line, a caret under the token, a hint."""
         lines = self.source.splitlines() if self.source is not None else []
-        return "\n".join(render_diagnostic(d, self.filename, lines) for d in self.diagnostics)
+        shown = [render_diagnostic(d, self.filename, lines) for d in self.diagnostics[:MAX_SHOWN]]
+        more = len(self.diagnostics) - MAX_SHOWN
+        if more > 0:
+            shown.append(f"\N{HORIZONTAL ELLIPSIS} and {more:,} more error{'s' * (more != 1)}")
+        return "\n".join(shown)
 
     def to_dict(self) -> dict[str, object]:
         return {"file": self.filename, "errors": [d.to_dict() for d in self.diagnostics]}
@@ -109,9 +118,8 @@ def _excerpt(span: Span, lines: list[str]) -> list[str]:
         return []
     text = lines[span.line - 1]
     start = min(span.column - 1, len(text))
-    end = max(
-        start + 1, min(span.end_column - 1 if span.end_line == span.line else len(text), len(text))
-    )
+    end = span.end_column - 1 if span.end_line == span.line else len(text)
+    text, start, end = _window(text, start, max(start + 1, min(end, len(text))))
     shown = [_shown(ch) for ch in text]
     width = max(1, sum(len(s) for s in shown[start:end]))
     gutter = str(span.line)
@@ -122,6 +130,19 @@ def _excerpt(span: Span, lines: list[str]) -> list[str]:
         f" {gutter} | {''.join(shown)}",
         f" {' ' * len(gutter)} | {lead}^{'~' * (width - 1)}",
     ]
+
+
+def _window(text: str, start: int, end: int) -> tuple[str, int, int]:
+    """A long line (a generated file's, a weight literal's) cut to EXCERPT_WIDTH
+    characters around ``start``: the text shown and the span's place in it."""
+    if len(text) <= EXCERPT_WIDTH:
+        return text, start, end
+    a = max(0, min(start - EXCERPT_WIDTH // 5, len(text) - EXCERPT_WIDTH))
+    b = a + EXCERPT_WIDTH
+    head = "..." if a else ""
+    tail = "..." if b < len(text) else ""
+    shift = len(head) - a
+    return head + text[a:b] + tail, start + shift, min(end, b) + shift
 
 
 def render_diagnostic(diag: Diagnostic, filename: str, lines: list[str]) -> str:

@@ -8,10 +8,12 @@ and converts a literal, raising :class:`OptionError` with a readable message.
 from __future__ import annotations
 
 import difflib
+import functools
 import keyword
 import math
 from dataclasses import dataclass
 
+from .limits import MAX_BRACKETS
 from .syntax import Value
 
 
@@ -26,6 +28,12 @@ class OptionError(Exception):
 
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None:
+    return _closest(word, tuple(choices))
+
+
+@functools.lru_cache(maxsize=256)
+def _closest(word: str, choices: tuple[str, ...]) -> str | None:
+    """Cached: a misspelling inside a repeated body is looked up once, not per repeat."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
 
@@ -275,6 +283,8 @@ class TensorT(OptType):
         items: tuple[Value, ...] = v.value
         if not items:
             raise OptionError("empty list in weights", None, v)
+        if depth >= MAX_BRACKETS:  # the parser's limit; a block's parameter can add to it
+            raise OptionError(f"the weight list nests more than {MAX_BRACKETS} deep", None, v)
         if depth == len(shape):
             if flat:  # the depth is fixed once the first number is seen
                 raise OptionError("the weight list is ragged: rows differ in depth", None, v)

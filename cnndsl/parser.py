@@ -25,29 +25,107 @@ from lark.exceptions import UnexpectedInput, VisitError
 from lark.lark import PostLex
 
 from .errors import Diagnostic, Span
+from .limits import (
+    MAX_BRACES,
+    MAX_BRACKETS,
+    MAX_DIGITS,
+    SourceLimit,
+    SourceLimits,
+    check_lines,
+    check_size,
+    raise_hint,
+    source_limits,
+)
 from .syntax import Option, Statement, Value
 from .syntax_errors import recover
 
-_OPEN = {"LPAR": "(", "LSQB": "["}
-_CLOSE = {"RPAR", "RSQB"}
+#: token -> (change of bracket depth, change of brace depth)
+_NEST = {
+    "LPAR": (1, 0),
+    "LSQB": (1, 0),
+    "RPAR": (-1, 0),
+    "RSQB": (-1, 0),
+    "LBRACE": (0, 1),
+    "RBRACE": (0, -1),
+}
+
+
+class _Budget:
+    """What the parse under way may still read: values inside brackets, over the file.
+    Set by :func:`parse_statements`, spent by the post-lexer (one Lark parser serves
+    every parse, under a lock, so the budget is the module's)."""
+
+    __slots__ = ("left", "limit")
+
+    def __init__(self) -> None:
+        self.limit = self.left = SourceLimits().literal
+
+    def reset(self, limit: int) -> None:
+        self.limit = self.left = limit
+
+    def spent(self, tok: Token) -> SourceLimit:
+        return SourceLimit(
+            Diagnostic(
+                f"the model's literals hold more than {self.limit:,} values",
+                _span(tok),
+                raise_hint("literal", self.limit),
+            )
+        )
+
+
+_budget = _Budget()
 
 
 class BracketPostLex(PostLex):
-    """Drop statement separators inside (...) and [...]: a weight literal may span lines."""
+    """Drop statement separators inside (...) and [...]: a weight literal may span lines.
+
+    It sees every token before the parser does, so it also enforces the limits that
+    keep a hostile file cheap to parse: how deep brackets and braces nest, and how
+    many values the literals hold in all (cnndsl.limits).
+    """
 
     always_accept = ()
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
-        depth = 0
+        budget = _budget
+        brackets = braces = 0
         for tok in stream:
             kind = tok.type
-            if kind in _OPEN:
-                depth += 1
-            elif kind in _CLOSE:
-                depth = max(0, depth - 1)
-            elif kind == "_SEP" and depth and ";" not in tok:
-                continue
+            if kind in _NEST:
+                brackets, braces = _nest(tok, brackets, braces)
+            elif brackets:
+                if kind == "_SEP":
+                    if ";" not in tok:
+                        continue
+                elif kind != "COMMA":
+                    budget.left -= 1
+                    if budget.left < 0:
+                        raise budget.spent(tok)
             yield tok
+
+
+def _nest(tok: Token, brackets: int, braces: int) -> tuple[int, int]:
+    """The depths after a bracket or a brace; too deep is an error at it."""
+    db, dc = _NEST[tok.type]
+    brackets = max(0, brackets + db)
+    braces = max(0, braces + dc)
+    if brackets > MAX_BRACKETS:
+        raise SourceLimit(
+            Diagnostic(
+                f"brackets nest more than {MAX_BRACKETS} deep",
+                _span(tok),
+                "a weight literal needs one level of brackets per axis",
+            )
+        )
+    if braces > MAX_BRACES:
+        raise SourceLimit(
+            Diagnostic(
+                f"braces nest more than {MAX_BRACES} deep",
+                _span(tok),
+                "define a block for the inner part and use it by name",
+            )
+        )
+    return brackets, braces
 
 
 def _span(tok: Token) -> Span:
@@ -74,12 +152,31 @@ def _scalar(tok: Token) -> Value:
     # as in _span (inlined: this runs for every value in the file)
     span = Span(tok.line, tok.column, tok.end_line, tok.end_column)  # type: ignore[arg-type]
     if kind == "INT":
-        return Value("int", int(tok), span)
+        return Value("int", int(tok) if len(tok) <= MAX_DIGITS else _long_int(tok, span), span)
     if kind == "NAME":
         return Value("name", str(tok), span)
     if kind == "DIMS":
+        if len(tok) > MAX_DIGITS:
+            return Value("dims", tuple(_long_int(p, span) for p in tok.split("x")), span)
         return Value("dims", tuple(int(p) for p in tok.split("x")), span)
     return Value("float", float(tok), span)
+
+
+def _long_int(text: str, span: Span) -> int:
+    """An integer written with many characters: below 10**18 once its leading zeros are
+    dropped, or an error (Python itself refuses to convert more than 4,300 digits)."""
+    sign = "-" if text.startswith("-") else ""
+    digits = text.lstrip("+-").lstrip("0") or "0"
+    if len(digits) > MAX_DIGITS:
+        raise SourceLimit(
+            Diagnostic(
+                f"this number has {len(digits):,} digits; integers have at most {MAX_DIGITS}",
+                span,
+                "sizes, counts and every other integer are below 10**18",
+            ),
+            fatal=False,
+        )
+    return int(sign + digits)
 
 
 class _Builder(Transformer[Token, list[Statement]]):
@@ -142,7 +239,7 @@ class _Builder(Transformer[Token, list[Statement]]):
         return self._seq("list", children)
 
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # parse_statements holds it around _parse_one
 
 
 @cache
@@ -216,11 +313,23 @@ def parse_statements(text: str) -> tuple[list[Statement | None], list[Diagnostic
 
     A statement with a syntax error appears as ``None``, so that the checker knows a
     statement was there (its output shape is unknown) and can still check the rest.
+    A limit of cnndsl.limits reached is the only diagnostic: the rest is not read.
     """
-    try:
-        return list(_parse_one(text)), []
-    except UnexpectedInput:
-        return recover(text, _parse_one)
+    with _lock:
+        try:
+            limits = source_limits()
+            check_size(len(text), limits.source, "the model text", "characters")
+            check_lines(text, limits.lines)
+            _budget.reset(limits.literal)
+            try:
+                return list(_parse_one(text)), []
+            except (UnexpectedInput, SourceLimit) as exc:
+                if isinstance(exc, SourceLimit) and exc.fatal:
+                    raise
+            _budget.reset(limits.literal)  # the re-parse reads the literals again
+            return recover(text, _parse_one)
+        except SourceLimit as exc:
+            return [None], [exc.diagnostic]
 
 
 def _parse_one(text: str) -> list[Statement]:

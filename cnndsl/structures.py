@@ -7,22 +7,30 @@ when the shape after it is unknown.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .binding import Report
 from .errors import Note
 from .ir import Node
 from .layers import REGISTRY, fmt_shape
+from .limits import MAX_BRACKETS, MAX_DEPTH, MAX_NESTING, MAX_REPEAT
 from .options import did_you_mean
 from .syntax import Option, Statement, Value
 
 if TYPE_CHECKING:
     from .check import Checker
 
-#: limits on what blocks and repeat may expand to (docs/language.md)
-MAX_DEPTH = 32
-MAX_REPEAT = 10_000
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_REPEAT",
+    "STRUCTURES",
+    "Calls",
+    "Env",
+    "Structures",
+    "substitute",
+    "walk",
+]
 
 Env = dict[str, Value]  # a block's parameters -> the values of one use
 Calls = tuple[Note, ...]  # "in block 'x' used here" notes, innermost first
@@ -38,6 +46,15 @@ def _is_branch(st: Statement) -> bool:
     return st.keyword == "branch" and st.body is not None
 
 
+def _too_deep(v: Value | Option, limit: int) -> bool:
+    """Brackets nested deeper than ``limit`` (looks no deeper than that)."""
+    if isinstance(v, Option):
+        return _too_deep(v.value, limit)
+    if v.kind not in ("tuple", "list"):
+        return False
+    return limit == 0 or any(_too_deep(x, limit - 1) for x in v.value)
+
+
 def _block_header(st: Statement) -> bool:
     """`block NAME { ... }` or `block NAME(params) { ... }`."""
     head = st.args
@@ -50,6 +67,39 @@ def _block_header(st: Statement) -> bool:
     )
 
 
+def walk(statements: Sequence[Statement | None]) -> Iterator[Statement]:
+    """Every statement, nested bodies included."""
+    for st in statements:
+        if st is not None:
+            yield st
+            if st.body:
+                yield from walk(st.body)
+
+
+def _subst_value(v: Any, env: Env) -> Any:
+    if isinstance(v, Option):
+        return Option(v.key, v.key_span, _subst_value(v.value, env), v.span)
+    if v.kind == "name" and v.value in env:
+        bound = env[str(v.value)]
+        return Value(bound.kind, bound.value, v.span)  # the use site keeps its place
+    if v.kind in ("tuple", "list"):
+        return Value(v.kind, tuple(_subst_value(x, env) for x in v.value), v.span)
+    return v
+
+
+def substitute(st: Statement, env: Env) -> Statement:
+    """A block's parameters replaced by the values of one call (bodies stay as written:
+    they are substituted when they run, under the same parameters)."""
+    return Statement(
+        st.keyword,
+        st.keyword_span,
+        tuple(_subst_value(a, env) for a in st.args),
+        tuple(_subst_value(o, env) for o in st.options),
+        st.span,
+        st.body,
+    )
+
+
 class Structures:
     """The checker's statements with a body, and the blocks defined in the file."""
 
@@ -57,6 +107,7 @@ class Structures:
         self.checker = checker
         self.error: Report = checker.error
         self.blocks: dict[str, tuple[Statement, Params]] = {}
+        self.depth = 0  # structures open, block bodies included: of MAX_NESTING
 
     def handles(self, st: Statement) -> bool:
         """A structure, or a use of a block; `concat NAME` without a body is a layer."""
@@ -66,9 +117,21 @@ class Structures:
         )
 
     def expand(self, st: Statement, current: Node | None, env: Env, calls: Calls) -> Node | None:
-        if st.keyword in self.blocks:  # never a keyword: see define
-            return self.call_block(st, current, calls)
-        return STRUCTURES[st.keyword](self, st, current, env, calls)
+        """The structure or block use ``st``, at most MAX_NESTING deep: the checker
+        recurses once per level, and blocks can stack their bodies' braces."""
+        if self.depth >= MAX_NESTING:
+            self.checker.stop(
+                f"structures nest more than {MAX_NESTING} deep here, "
+                "counting the bodies of the blocks used",
+                st.keyword_span,
+            )
+        self.depth += 1
+        try:
+            if st.keyword in self.blocks:  # never a keyword: see define
+                return self.call_block(st, current, calls)
+            return STRUCTURES[st.keyword](self, st, current, env, calls)
+        finally:
+            self.depth -= 1
 
     # ------------------------------------------------------------ blocks
 
@@ -142,10 +205,9 @@ class Structures:
             )
             return None
         if len(calls) >= MAX_DEPTH:
-            self.error(f"blocks nest more than {MAX_DEPTH} deep", st.keyword_span)
-            return None
+            self.checker.stop(f"blocks nest more than {MAX_DEPTH} deep", st.keyword_span)
         env = self.arguments(st, params)
-        if env is None or definition.body is None:
+        if env is None or definition.body is None or self.too_deep(env):
             return None
         return self.checker.seq(definition.body, current, env, (here, *calls))
 
@@ -169,6 +231,14 @@ class Structures:
             self.error(f"block '{st.keyword}' needs {', '.join(missing)}", st.keyword_span, usage)
             return None
         return {**{p: d for p, d in params if d is not None}, **env}
+
+    def too_deep(self, env: Env) -> bool:
+        """A value nested too deep (reported): brackets around a parameter, call after
+        call, would otherwise grow without bound past the parser's limit."""
+        deep = next((v for v in env.values() if _too_deep(v, MAX_BRACKETS)), None)
+        if deep is not None:
+            self.error(f"this value nests more than {MAX_BRACKETS} brackets deep", deep.span)
+        return deep is not None
 
     def keyword_arguments(self, st: Statement, names: list[str], env: Env) -> bool:
         """`b 64 convs=3`: add the options to ``env``; False after an error (reported)."""

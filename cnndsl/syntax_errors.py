@@ -26,6 +26,7 @@ from lark import Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from .errors import Diagnostic, Span
+from .limits import MAX_ERRORS, SourceLimit
 from .syntax import Option, Statement, Value
 
 #: parses one statement's text; raises Lark's UnexpectedInput
@@ -118,23 +119,44 @@ def _label(exc: UnexpectedToken, parse: Parse) -> str:
 
 
 def recover(text: str, parse: Parse) -> tuple[list[Statement | None], list[Diagnostic]]:
-    """Parse ``text`` statement by statement: a broken one is a Diagnostic and a None."""
+    """Parse ``text`` statement by statement: a broken one is a Diagnostic and a None.
+
+    After MAX_ERRORS broken statements the rest is left unread (one None stands for it).
+    A limit of the whole file (cnndsl.limits) propagates, placed in the file.
+    """
     statements: list[Statement | None] = []
     diags: list[Diagnostic] = []
     for chunk in _chunks(text):
+        if len(diags) >= MAX_ERRORS:
+            statements.append(None)
+            break
         if isinstance(chunk, Diagnostic):
             diags.append(chunk)
             statements.append(None)
             continue
-        line, col, piece = chunk
-        try:
-            stmts = parse(piece)
-        except UnexpectedInput as exc:
-            diags.append(diagnose(exc, piece, parse, line, col))
+        stmts, diag = _one_statement(chunk, parse)
+        if diag is not None:
+            diags.append(diag)
             statements.append(None)
-            continue
-        statements.extend(_shift_statement(s, line - 1, col - 1) for s in stmts)
+        statements.extend(stmts)
     return statements, diags
+
+
+def _one_statement(
+    chunk: tuple[int, int, str], parse: Parse
+) -> tuple[list[Statement], Diagnostic | None]:
+    """One statement's text parsed, in place in the file; or why it cannot be."""
+    line, col, piece = chunk
+    try:
+        stmts = parse(piece)
+    except UnexpectedInput as exc:
+        return [], diagnose(exc, piece, parse, line, col)
+    except SourceLimit as exc:
+        diag = _shift_diagnostic(exc.diagnostic, line - 1, col - 1)
+        if exc.fatal:
+            raise SourceLimit(diag) from None
+        return [], diag
+    return [_shift_statement(s, line - 1, col - 1) for s in stmts], None
 
 
 def diagnose(exc: UnexpectedInput, piece: str, parse: Parse, line: int, col: int) -> Diagnostic:
@@ -149,8 +171,13 @@ def diagnose(exc: UnexpectedInput, piece: str, parse: Parse, line: int, col: int
         expected = set(exc.expected) - {"$END"} if tok.type != "$END" else set(exc.expected)
         message = case.message.format(found=_found(tok), expected=_expected(expected))
         diag = Diagnostic(message, _token_span(tok, piece), case.hint)
-    assert diag.span is not None
-    return dataclasses.replace(diag, span=_shift(diag.span, line - 1, col - 1))
+    return _shift_diagnostic(diag, line - 1, col - 1)
+
+
+def _shift_diagnostic(diag: Diagnostic, dl: int, dc: int) -> Diagnostic:
+    if diag.span is None:
+        return diag
+    return dataclasses.replace(diag, span=_shift(diag.span, dl, dc))
 
 
 # ---------------------------------------------------------------- messages
@@ -297,6 +324,8 @@ def _shift_value(v: Value, dl: int, dc: int) -> Value:
 
 
 def _shift_statement(s: Statement, dl: int, dc: int) -> Statement:
+    """The statement, and its body, where it stands in the file (braces nest at most
+    MAX_BRACES deep, so the recursion is bounded)."""
     return Statement(
         s.keyword,
         _shift(s.keyword_span, dl, dc),
@@ -311,4 +340,5 @@ def _shift_statement(s: Statement, dl: int, dc: int) -> Statement:
             for o in s.options
         ),
         _shift(s.span, dl, dc),
+        None if s.body is None else tuple(_shift_statement(b, dl, dc) for b in s.body),
     )
