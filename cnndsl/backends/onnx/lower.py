@@ -11,6 +11,7 @@ PyTorch: one mechanism for both channels-first targets.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ... import layers as L
@@ -90,34 +91,44 @@ def _gelu(x: str, out: str, approx: bool | None, low: Lowered) -> list[Op]:
     ]
 
 
+def _relu6(x: str, out: str, alpha: float | None, approx: bool | None, low: Lowered) -> list[Op]:
+    low.consts["zero"] = ((0.0,), "float")
+    low.consts["six"] = ((6.0,), "float")
+    return [Op("Clip", (x, "zero", "six"), (out,))]
+
+
+def _one_op(kind: str, **attrs: object) -> ActivationOps:
+    return lambda x, out, alpha, approx, low: [op(kind, [x], out, **attrs)]
+
+
+ActivationOps = Callable[[str, str, "float | None", "bool | None", Lowered], list[Op]]
+
+#: Each activation of the language as ONNX ops ending in ``out``; a test fails when a name
+#: of ``cnndsl.layers.ACTIVATIONS`` is missing. Softmax is over the channels (axis 1).
+ACTIVATIONS: dict[str, ActivationOps] = {
+    "linear": _one_op("Identity"),
+    "relu": _one_op("Relu"),
+    "sigmoid": _one_op("Sigmoid"),
+    "tanh": _one_op("Tanh"),
+    "softmax": _one_op("Softmax", axis=1),
+    "relu6": _relu6,
+    "leaky_relu": lambda x, out, alpha, approx, low: [
+        op("LeakyRelu", [x], out, alpha=float(alpha or 0.0))
+    ],
+    "elu": lambda x, out, alpha, approx, low: [op("Elu", [x], out, alpha=float(alpha or 0.0))],
+    "silu": lambda x, out, alpha, approx, low: [
+        op("Sigmoid", [x], f"{out}/sig"),
+        op("Mul", [x, f"{out}/sig"], out),
+    ],
+    "gelu": lambda x, out, alpha, approx, low: _gelu(x, out, approx, low),
+}
+
+
 def activation(
     fn: str, alpha: float | None, approx: bool | None, x: str, out: str, low: Lowered
 ) -> list[Op]:
-    """The ops that apply ``fn`` to ``x``, ending in ``out``; softmax over channels (axis 1)."""
-    simple = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "linear": "Identity"}
-    if fn in simple:
-        return [op(simple[fn], [x], out)]
-    if fn == "relu6":
-        low.consts["zero"] = ((0.0,), "float")
-        low.consts["six"] = ((6.0,), "float")
-        return [Op("Clip", (x, "zero", "six"), (out,))]
-    if fn == "leaky_relu":
-        return [op("LeakyRelu", [x], out, alpha=float(alpha or 0.0))]
-    if fn == "elu":
-        return [op("Elu", [x], out, alpha=float(alpha or 0.0))]
-    if fn == "silu":
-        return [op("Sigmoid", [x], f"{out}/sig"), op("Mul", [x, f"{out}/sig"], out)]
-    if fn == "softmax":
-        return [op("Softmax", [x], out, axis=1)]
-    if fn == "gelu":
-        return _gelu(x, out, approx, low)
-    raise KeyError(fn)
-
-
-#: the activations :func:`activation` writes; a test compares it with the language's
-ACTIVATIONS = frozenset(
-    ("relu", "sigmoid", "tanh", "linear", "relu6", "leaky_relu", "elu", "silu", "softmax", "gelu")
-)
+    """The ops that apply ``fn`` to ``x``, ending in ``out``."""
+    return ACTIVATIONS[fn](x, out, alpha, approx, low)
 
 
 def inline_act(fn: str, pre: str, node: Node, low: Lowered) -> None:
