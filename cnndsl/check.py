@@ -13,17 +13,18 @@ others (blocks, repeat, residual, branches) in :mod:`cnndsl.structures`.
 from __future__ import annotations
 
 import contextlib
-import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import NoReturn
 
 from .binding import NAME, Binding, Bound, report_layer_error
 from .errors import CnnDslError, Diagnostic, Note, Span
 from .ir import Model, Node
-from .layers import REGISTRY, Input, Layer, LayerError, fmt_shape
-from .limits import MAX_ERRORS, MAX_NODES, MAX_SIZE, MAX_STEPS, cost
+from .layers import REGISTRY, Input, Layer, LayerError
+from .limits import MAX_ERRORS, MAX_NODES, MAX_STEPS, cost
+from .naming import NodeNames
 from .options import OptionError, did_you_mean
+from .scopes import Scope
 from .structures import (
     MAX_DEPTH,
     MAX_REPEAT,
@@ -61,7 +62,7 @@ def _keywords() -> list[str]:
     return [*REGISTRY, *DIRECTIVES]
 
 
-class Checker:
+class Checker(NodeNames):
     """One file's statements checked in order, into IR nodes and diagnostics."""
 
     def __init__(self, filename: str, statements: list[Statement | None]):
@@ -86,6 +87,7 @@ class Checker:
         self.counters: dict[str, int] = {}
         self.calls: Calls = ()  # "in block 'x' used here" notes, innermost first
         self.by_name: dict[str, Node] = {}
+        self.scope = Scope(reserved=frozenset(self.reserved))
         self.structures = Structures(self)
 
     def error(
@@ -108,6 +110,15 @@ class Checker:
         """A limit of the expansion is reached: report it here and check no further."""
         self.error(message, span, hint)
         raise _TooBig
+
+    @contextlib.contextmanager
+    def scoped(self, scope: Scope) -> Iterator[None]:
+        """Check the statements of a block instance or stage inside ``scope``."""
+        saved, self.scope = self.scope, scope
+        try:
+            yield
+        finally:
+            self.scope = saved
 
     def is_keyword(self, word: str) -> bool:
         """A word of the language, which a block may not be named after."""
@@ -173,7 +184,9 @@ class Checker:
         if entry is None:
             self.unknown_keyword(st)
             return None
-        bound = Binding(st, entry, self.error).bind(self.names)
+        # inside a labelled scope a name is local to it: its own instance of the block
+        names = self.scope.taken if self.scope.labelled else self.names
+        bound = Binding(st, entry, self.error).bind(names)
         if entry.cls is Input:
             return self.input(st, current, bound)
         return self.layer(st, current, bound)
@@ -285,16 +298,6 @@ class Checker:
 
     # ------------------------------------------------------------ nodes
 
-    def auto_name(self, keyword: str) -> str:
-        """`conv_1`, `conv_2`...: never a name the file gives a layer itself."""
-        n = self.counters.get(keyword, 0)
-        while True:
-            n += 1
-            name = f"{keyword}_{n}"
-            if name not in self.reserved:
-                self.counters[keyword] = n
-                return name
-
     def add_node(
         self,
         st: Statement,
@@ -320,46 +323,19 @@ class Checker:
             return None
         if not self.fits_limits(st, built, keyword):
             return None
+        name, local = self.node_name(built.layer, name, keyword, st)
         if name is None:
-            name = self.auto_name(keyword)
+            return None
         if len(self.nodes) >= MAX_NODES:
             self.stop(
                 f"the model expands to more than {MAX_NODES:,} layers",
                 st.keyword_span,
                 hint="check the repeat counts and block calls",
             )
-        node = self.make_node(name, built)
+        node = self.make_node(name, built, local)
         self.nodes.append(node)
         self.by_name[name] = node
         return node
-
-    def fits_limits(self, st: Statement, built: Node, keyword: str) -> bool:
-        """At most MAX_SIZE values in a layer's output and parameters in the model:
-        beyond, the numbers mean a mistake, and nothing could hold the tensors."""
-        size = math.prod(built.shape)
-        params = built.params
-        if size > MAX_SIZE:
-            message = f"{keyword} gives {fmt_shape(built.shape)}: {size:,} values,"
-        elif self.params + params > MAX_SIZE:
-            message = f"with this {keyword}'s {params:,} parameters, the model has"
-        else:
-            self.params += params
-            return True
-        self.error(
-            f"{message} more than {MAX_SIZE:,}",
-            st.keyword_span,
-            hint="a layer's output and the model's parameters hold at most 10**15 values: "
-            "is a size a few digits too long?",
-        )
-        return False
-
-    def make_node(self, name: str, built: Node) -> Node:
-        """The node ``Node.build`` made (the one place that binds a layer), under its name:
-        a name is given only once the layer fits, so failures do not use up numbers."""
-        b = built
-        return Node(
-            name, b.layer, b.inputs, b.shape, b.weights, b.macs, b.span, b.keyword, b.input_shapes
-        )
 
 
 def default_model_name(filename: str) -> str:

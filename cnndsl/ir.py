@@ -10,11 +10,12 @@ computed once, by the checker, and stored here; backends and tools only read the
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import Span, printable
 from .layers import Layer, Shape, Weight, fmt_shape
+from .scopes import Frame
 
 #: Version of the JSON documents written by ``to_dict`` / ``--json`` (docs/json.md).
 SCHEMA = "cnndsl.model/1"
@@ -34,6 +35,10 @@ class Node:
     span: Span
     keyword: str
     input_shapes: tuple[Shape, ...] = ()
+    #: the block instances and stages it sits in, outermost first (cnndsl.scopes)
+    scope: tuple[Frame, ...] = ()
+    #: its label in the innermost scope (``conv1``, ``0``); the name itself at the top
+    local: str = ""
 
     @staticmethod
     def build(
@@ -57,6 +62,11 @@ class Node:
     @property
     def kind(self) -> str:
         return self.layer.KIND
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        """Where it sits: scope labels, then its own (``("layer1", "0", "conv1")``)."""
+        return (*(f.label for f in self.scope), self.local or self.name)
 
     @property
     def trainable_params(self) -> int:
@@ -89,6 +99,8 @@ class Node:
             ],
             "layer": self.layer.to_dict(),
             "span": self.span.to_dict(),
+            "path": list(self.path),
+            "scope": [f.to_dict() for f in self.scope],
         }
 
     @staticmethod
@@ -102,7 +114,10 @@ class Node:
         span = Span(sp["line"], sp["column"], sp["end_line"], sp["end_column"])
         layer = Layer.from_dict(doc["layer"])
         in_shapes = tuple(shapes[i] for i in inputs)
-        return Node.build(doc["name"], layer, inputs, in_shapes, span, doc["keyword"], bind=False)
+        node = Node.build(doc["name"], layer, inputs, in_shapes, span, doc["keyword"], bind=False)
+        scope = tuple(Frame.from_dict(f) for f in doc.get("scope", ()))
+        local = doc.get("path", [node.name])[-1]
+        return replace(node, scope=scope, local=local if scope else "")
 
 
 @dataclass(frozen=True)
