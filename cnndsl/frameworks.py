@@ -77,15 +77,17 @@ def load_generated(model: Model, target: str) -> types.ModuleType:
 
 
 def module_class(module: types.ModuleType) -> Any:
-    """The nn.Module subclass a generated PyTorch file defines."""
+    """The model's nn.Module subclass in a generated PyTorch file: the last class it
+    defines (the classes of its blocks come first)."""
     torch = framework("pytorch")
-    return next(
+    classes = [
         v
         for v in vars(module).values()
         if isinstance(v, type)
         and issubclass(v, torch.nn.Module)
         and v.__module__ == module.__name__
-    )
+    ]
+    return classes[-1]
 
 
 def torch_module(model: Model, weights: Weights | None = None) -> Any:

@@ -64,7 +64,10 @@ class Frame:
 
 def fused_modules(layer: Layer) -> int:
     """How many numbers a layer takes in a numbered scope: one, two with a fused
-    activation (PyTorch writes that activation as a module of its own)."""
+    activation (PyTorch writes that activation as a module of its own), none for a
+    layer that only reshapes or merges (``Layer.NUMBERED``)."""
+    if not layer.NUMBERED:
+        return 0
     act = getattr(layer, "activation", None)
     return 2 if isinstance(act, str) and act != "linear" else 1
 
@@ -107,7 +110,7 @@ class Scope:
             self.next_index += numbers
         if explicit is not None:
             return explicit
-        return str(index) if self.numbered else self.auto(base)
+        return str(index) if self.numbered and numbers else self.auto(base)
 
     def child(
         self, label: str, block: str, numbered: bool, labelled: bool, args: Any = ()

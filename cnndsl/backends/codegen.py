@@ -294,9 +294,8 @@ def header(model: Model, target: str) -> list[str]:
         f"Input {fmt_shape(model.input_shape)} (channels last, batch implied), "
         f"output {fmt_shape(model.output_shape)}.",
         f"{model.total_params:,} parameters ({model.trainable_params:,} trainable, "
-        f"{model.non_trainable_params:,} non-trainable).",
-        "",
-        *shape_table(model),
+        f"{model.non_trainable_params:,} non-trainable); "
+        "`cnndsl summary` shows every layer.",
     ]
     return [f"# {line}".rstrip() for line in lines]
 

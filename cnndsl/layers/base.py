@@ -172,6 +172,9 @@ class Layer:
     EXAMPLE: ClassVar[str] = ""
     SUMMARY: ClassVar[str] = ""
     TRAITS: ClassVar[frozenset[Trait]] = frozenset()
+    #: takes a number in a numbered scope (cnndsl.scopes), as a module of nn.Sequential
+    #: would; reshaping and merging layers do not
+    NUMBERED: ClassVar[bool] = True
 
     @classmethod
     def options(cls) -> dict[str, OptSpec]:

@@ -16,6 +16,8 @@ from .rules import ACTIVATION, describe
 class Input(Layer):
     """The model's input, without the batch: H x W x C, L x C, or a feature vector."""
 
+    NUMBERED: ClassVar[bool] = False
+
     KIND: ClassVar[str] = "input"
     ARITY: ClassVar[int] = 0
     EXAMPLE: ClassVar[str] = "input 28x28x1"
@@ -41,6 +43,8 @@ class Input(Layer):
 @dataclass(frozen=True)
 class Flatten(Layer):
     """Flattens in channels-last (row-major H, W, C) order."""
+
+    NUMBERED: ClassVar[bool] = False
 
     KIND: ClassVar[str] = "flatten"
     EXAMPLE: ClassVar[str] = "flatten"

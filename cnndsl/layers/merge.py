@@ -13,6 +13,8 @@ from .base import Layer, LayerError, Shape, Trait, fmt_shape, register
 class Add(Layer):
     """Element-wise sum: `add NAME` adds a named earlier tensor; `add { branch ... }`."""
 
+    NUMBERED: ClassVar[bool] = False
+
     KIND: ClassVar[str] = "add"
     ARITY: ClassVar[int] = -1  # a merge: any number of inputs
     EXAMPLE: ClassVar[str] = "add stem"
@@ -34,6 +36,8 @@ class Add(Layer):
 @dataclass(frozen=True)
 class Concat(Layer):
     """Joins tensors along the channel (last) axis."""
+
+    NUMBERED: ClassVar[bool] = False
 
     KIND: ClassVar[str] = "concat"
     ARITY: ClassVar[int] = -1

@@ -60,6 +60,8 @@ class Pool(Windowed):
 class GlobalPool(Layer):
     """Max or average over every spatial position: one value per channel."""
 
+    NUMBERED: ClassVar[bool] = False
+
     KIND: ClassVar[str] = "globalpool"
     EXAMPLE: ClassVar[str] = "globalpool avg"
     SUMMARY: ClassVar[str] = "max or average over all positions, giving a vector of channels"

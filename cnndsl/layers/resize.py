@@ -15,6 +15,8 @@ from .rules import AXES, fit_rank, resolve_pad, spatial_rank
 class ZeroPad(Layer):
     """Pads the spatial axes with zeros."""
 
+    NUMBERED: ClassVar[bool] = False
+
     KIND: ClassVar[str] = "zeropad"
     EXAMPLE: ClassVar[str] = "zeropad 1"
     SUMMARY: ClassVar[str] = "zero padding of the spatial axes"
@@ -38,6 +40,8 @@ class ZeroPad(Layer):
 @dataclass(frozen=True)
 class Crop(Layer):
     """Removes rows/columns at the edges of the spatial axes (Keras' Cropping1D/2D)."""
+
+    NUMBERED: ClassVar[bool] = False
 
     KIND: ClassVar[str] = "crop"
     EXAMPLE: ClassVar[str] = "crop 1"
@@ -78,6 +82,8 @@ class Crop(Layer):
 @dataclass(frozen=True)
 class Upsample(Layer):
     """Enlarges the spatial axes by whole factors."""
+
+    NUMBERED: ClassVar[bool] = False
 
     KIND: ClassVar[str] = "upsample"
     EXAMPLE: ClassVar[str] = "upsample 2"

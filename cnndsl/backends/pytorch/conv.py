@@ -7,7 +7,7 @@ from ... import layers as L
 from ...ir import Node
 from ..codegen import Call, Code, nested, py
 from ..params import SAME, Param, channels_first_kernel
-from .lower import PYTORCH, Ctx, Lowered, inline_act, one, params, torch_pad
+from .lower import PYTORCH, Ctx, Lowered, one, params, torch_pad
 
 
 def _conv_weights(node: Node, attr: str) -> list[Param]:
@@ -23,9 +23,10 @@ def _lower_conv(layer: L.Conv, node: Node, ctx: Ctx) -> Lowered:
     if layer.weights is not None:  # canonical (k..., in, out) -> PyTorch (out, in, k...)
         t = layer.weights
         r = len(layer.kernel)
-        ctx.fixed[node.name] = nested(t.values, t.shape, (r + 1, r, *range(r)))
-    expr = inline_act(layer.activation, Call.of(f"self.{node.name}", x), ctx)
-    return Lowered([(node.name, module)], [(expr, comment)], _conv_weights(node, node.name))
+        ctx.fixed[ctx.module_path] = nested(t.values, t.shape, (r + 1, r, *range(r)))
+    expr = Call.of(f"self.{node.name}", x)
+    weights = _conv_weights(node, node.name)
+    return Lowered([(node.name, module)], [(expr, comment)], weights, layer.activation)
 
 
 @PYTORCH.register(L.Conv)
@@ -49,11 +50,12 @@ def _separable(layer: L.Separable, node: Node, ctx: Ctx) -> Lowered:
     kw = {} if layer.bias else {"bias": False}
     pointwise = Call.of(f"nn.Conv{r}d", depthwise.filters, layer.filters, kernel_size=1, **kw)
     module = Call.of("nn.Sequential", dw_module, pointwise)
-    expr = inline_act(layer.activation, Call.of(f"self.{node.name}", x), ctx)
+    expr = Call.of(f"self.{node.name}", x)
     k = channels_first_kernel(r)
     where = {"depthwise_kernel": ("0.weight", k), "pointwise_kernel": ("1.weight", k)}
     where["bias"] = ("1.bias", SAME)
-    return Lowered([(node.name, module)], [(expr, comment)], params(node, node.name, where))
+    weights = params(node, node.name, where)
+    return Lowered([(node.name, module)], [(expr, comment)], weights, layer.activation)
 
 
 @PYTORCH.register(L.Deconv)
@@ -86,9 +88,9 @@ def _deconv(layer: L.Deconv, node: Node, ctx: Ctx) -> Lowered:
         index = ", ".join([":", ":", *(f":-{c}" if c else ":" for c in cut)])
         x = Code(f"{py(x)}[{index}]")
         comment = "'same' as TensorFlow crops it: the extra row/column off the bottom/right"
-    steps = [(inline_act(layer.activation, x, ctx), comment)]
     # canonical (k..., out, in) -> ConvTranspose's (in, out, k...)
-    return Lowered([(node.name, module)], steps, _conv_weights(node, node.name))
+    weights = _conv_weights(node, node.name)
+    return Lowered([(node.name, module)], [(x, comment)], weights, layer.activation)
 
 
 # complex: one optional keyword per option of nn.ConvNd that differs from its default

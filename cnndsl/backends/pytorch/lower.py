@@ -40,6 +40,8 @@ class Lowered:
     modules: list[tuple[str, Call]] = field(default_factory=list)
     steps: list[tuple[object, str | None]] = field(default_factory=list)  # (expr, comment)
     params: list[Param] = field(default_factory=list)
+    #: an activation fused into the layer: inline after the steps, or a module of its own
+    activation: str = "linear"
 
 
 class Ctx:
@@ -53,6 +55,8 @@ class Ctx:
         self.functional = False
         self.fixed: dict[str, object] = {}  # layer -> kernel literal, PyTorch layout
         self.plan = plan(model)  # which flattens keep the language's order
+        self.node = ""  # the model-wide name of the node being lowered
+        self.module_path = ""  # its module's dotted path from the model
 
     @property
     def x(self) -> Code:
@@ -74,8 +78,8 @@ def params(node: Node, attr: str, where: dict[str, tuple[str, Layout]]) -> list[
 
 
 def one(v: tuple[int, ...]) -> object:
-    """``(3,)`` reads as ``3`` in a 1-D layer."""
-    return v[0] if len(v) == 1 else v
+    """``(3, 3)`` reads as ``3``, as PyTorch code is written: one number for every axis."""
+    return v[0] if all(x == v[0] for x in v) else v
 
 
 def torch_pad(pads: tuple[tuple[int, int], ...]) -> tuple[int, ...]:
@@ -160,7 +164,7 @@ def _input(layer: L.Input, node: Node, ctx: Ctx) -> Lowered:
 @PYTORCH.register(L.Flatten)
 def _flatten(layer: L.Flatten, node: Node, ctx: Ctx) -> Lowered:
     shape = node.input_shapes[0]
-    if node.name in ctx.plan.canonical:  # these features meet others, or leave the model
+    if ctx.node in ctx.plan.canonical:  # these features meet others, or leave the model
         last = "(0, 2, 1)" if len(shape) == 2 else "(0, 2, 3, 1)"
         expr = Code(f"torch.flatten({ctx.x.text}.permute{last}, 1)")
         return Lowered([], [(expr, "channels-last order, the language's: (H, W, C)")])
@@ -174,9 +178,10 @@ def _flatten(layer: L.Flatten, node: Node, ctx: Ctx) -> Lowered:
 def _dense(layer: L.Dense, node: Node, ctx: Ctx) -> Lowered:
     kw = {} if layer.bias else {"bias": False}
     module = Call.of("nn.Linear", node.input_shapes[0][0], layer.units, **kw)
-    expr = inline_act(layer.activation, Call.of(f"self.{node.name}", ctx.x), ctx)
+    expr = Call.of(f"self.{node.name}", ctx.x)
     where = {"kernel": ("weight", channels_first_kernel(0)), "bias": ("bias", SAME)}
-    return Lowered([(node.name, module)], [(expr, None)], params(node, node.name, where))
+    weights = params(node, node.name, where)
+    return Lowered([(node.name, module)], [(expr, None)], weights, layer.activation)
 
 
 _NORM = {"gamma": ("weight", SAME), "beta": ("bias", SAME)}
@@ -188,7 +193,12 @@ _NORM["moving_variance"] = ("running_var", SAME)
 def _batchnorm(layer: L.BatchNorm, node: Node, ctx: Ctx) -> Lowered:
     shape = node.input_shapes[0]
     dim = "2d" if len(shape) == 3 else "1d"
-    module = Call.of(f"nn.BatchNorm{dim}", shape[-1], eps=layer.eps, momentum=layer.momentum)
+    kw: dict[str, object] = {}  # the language's defaults are PyTorch's: written only if not
+    if layer.eps != L.BATCHNORM_EPS:
+        kw["eps"] = layer.eps
+    if layer.momentum != L.BATCHNORM_MOMENTUM:
+        kw["momentum"] = layer.momentum
+    module = Call.of(f"nn.BatchNorm{dim}", shape[-1], **kw)
     steps: list[tuple[object, str | None]] = [(Call.of(f"self.{node.name}", ctx.x), None)]
     return Lowered([(node.name, module)], steps, params(node, node.name, _NORM))
 
