@@ -316,3 +316,17 @@ def render(template: str, **context: Any) -> str:
         )
     text = resources.files("cnndsl.backends").joinpath(f"templates/{template}").read_text("utf-8")
     return _ENV.from_string(text).render(**context)
+
+
+def def_lines(indent: int, name: str, params: list[str], returns: str | None) -> list[str]:
+    """``def name(params) -> returns:`` as ruff format lays it out: on one line, else the
+    parameters hugged on the next, else one a line with a trailing comma."""
+    pad, inner = " " * indent, " " * (indent + 4)
+    tail = f" -> {returns}:" if returns else ":"
+    one = f"{pad}def {name}({', '.join(params)}){tail}"
+    if len(one) <= LINE:
+        return [one]
+    hugged = f"{inner}{', '.join(params)}"
+    if len(hugged) <= LINE:
+        return [f"{pad}def {name}(", hugged, f"{pad}){tail}"]
+    return [f"{pad}def {name}(", *(f"{inner}{p}," for p in params), f"{pad}){tail}"]

@@ -250,19 +250,41 @@ def _param_name(
     return name
 
 
+#: the order keywords are written in once defaults are filled in; others go before name
+ORDER = [
+    "kernel_size",
+    "stride",
+    "strides",
+    "padding",
+    "output_padding",
+    "dilation",
+    "dilation_rate",
+    "groups",
+    "use_bias",
+    "bias",
+    "activation",
+    "name",
+]
+
+
+def _ordered(kwargs: list[tuple[str, Any]]) -> tuple[tuple[str, Any], ...]:
+    rank = {k: i for i, k in enumerate(ORDER)}
+    return tuple(sorted(kwargs, key=lambda kv: rank.get(kv[0], len(ORDER) - 1.5)))
+
+
 def with_defaults(value: Any, defaults: dict[str, dict[str, Any]]) -> Any:
-    """Calls with every keyword of ``defaults[fn]`` written, in that table's order:
-    instances that differ only in a keyword one leaves at its default can then share a
-    class (the stride of a block's first conv, given in one instance only)."""
+    """Calls with every keyword of ``defaults[fn]`` written, in one order: instances
+    that differ only in a keyword one leaves at its default can then share a class or
+    function (the stride of a block's first conv, given in one instance only)."""
     if isinstance(value, Call):
         args = tuple(with_defaults(a, defaults) for a in value.args)
-        kwargs = tuple((k, with_defaults(v, defaults)) for k, v in value.kwargs)
+        kwargs = [(k, with_defaults(v, defaults)) for k, v in value.kwargs]
         table = defaults.get(value.fn)
-        if table and set(dict(kwargs)) - {"kernel_size"} <= set(table):
+        if table:
             given = dict(kwargs)
-            head = [(k, v) for k, v in kwargs if k not in table]
-            kwargs = (*head, *((k, given.get(k, d)) for k, d in table.items()))
-        return Call(value.fn, args, kwargs)
+            kwargs += [(k, d) for k, d in table.items() if k not in given]
+            return Call(value.fn, args, _ordered(kwargs))
+        return Call(value.fn, args, tuple(kwargs))
     if isinstance(value, (tuple, list)):
         items = [with_defaults(v, defaults) for v in value]
         return tuple(items) if isinstance(value, tuple) else items

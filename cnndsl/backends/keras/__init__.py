@@ -8,20 +8,21 @@ name and position in ``get_weights()``), used by ``cnndsl.convert``.
 
 from __future__ import annotations
 
-from ...ir import Model
+from ...ir import Model, Node
 from ..codegen import (
     check_model_name,
-    check_variables,
     header,
     is_linear,
     layout,
     layout_literal,
+    refuse_names,
     render,
-    variables,
 )
 from ..params import Param
+from ..tree import without_defaults
 from . import conv as _conv  # noqa: F401  (registers the convolution kinds)
-from .lower import ACTIVATIONS, KERAS, Ctx, Lowered
+from .functions import DEFAULTS, Body, Functions, body_lines, function_lines, keras_name
+from .lower import ACTIVATIONS, KERAS
 
 __all__ = ["ACTIVATIONS", "FILE_NAMES", "KERAS", "emit", "weight_map"]
 
@@ -42,48 +43,38 @@ FILE_NAMES = frozenset(
 )
 
 
-def _lower_all(model: Model) -> tuple[Ctx, list[Lowered]]:
-    ctx = Ctx(model)
-    return ctx, [KERAS(node.layer, node, ctx) for node in model.nodes]
+def _generate(model: Model) -> tuple[Functions, Body]:
+    gen = Functions(model)
+    labels = {part for n in model.nodes for part in n.path}
+    return gen, gen.generate(FILE_NAMES | labels)
 
 
 def weight_map(model: Model) -> dict[str, list[Param]]:
     """Node name -> the Keras layers (and positions) that hold its canonical weights."""
-    _, lowered = _lower_all(model)
-    return {n.name: low.params for n, low in zip(model.nodes, lowered) if low.params}
-
-
-def _functional_lines(model: Model, lowered: list[Lowered]) -> list[str]:
-    var = variables(model, "inputs")
-    check_variables(model, var, FILE_NAMES, "Keras")
-    lines: list[str] = []
-    for node, low in zip(model.nodes, lowered):
-        if not node.inputs:
-            lines += layout(low.calls[0], 4, prefix="inputs = ")
-            continue
-        ins = [var[i] for i in node.inputs]
-        arg = ins[0] if len(ins) == 1 else f"[{', '.join(ins)}]"
-        for call in low.calls:
-            lines += layout(call, 4, prefix=f"{var[node.name]} = ", applied_to=arg)
-            arg = var[node.name]
-    return lines
+    gen, _ = _generate(model)
+    return {name: params for name, params in gen.weights.items() if params}
 
 
 def emit(model: Model) -> str:
-    """The Keras 3 source of ``model``."""
+    """The Keras 3 source of ``model``: keras.Sequential for a chain of layers, else a
+    functional model, with a function per block."""
     check_model_name(model.name)
-    ctx, lowered = _lower_all(model)
-    sequential = is_linear(model)
+    _check_names(model)
+    gen, root = _generate(model)
+    sequential = is_linear(model) and not gen.functions
     if sequential:
-        lines = [line for low in lowered for c in low.calls for line in layout(c, 12, suffix=",")]
+        calls = [without_defaults(s.call, DEFAULTS) for s in root.steps]
+        lines = [line for c in calls for line in layout(c, 12, suffix=",")]
     else:
-        lines = _functional_lines(model, lowered)
+        lines = body_lines(root.steps, 4)
+    ctx = gen.ctx
     return render(
         "keras.py.j2",
         header=header(model, "Keras 3"),
         name=model.name,
         sequential=sequential,
-        output_var=None if sequential else variables(model, "inputs")[model.outputs[-1]],
+        output_var=root.results[0],
+        functions=[function_lines(f) for f in gen.functions],
         helpers=[ctx.helpers[k] for k in sorted(ctx.helpers)],
         lines=lines,
         fixed=list(ctx.fixed),
@@ -91,3 +82,18 @@ def emit(model: Model) -> str:
         input_shape="x".join(map(str, model.input_shape)),
         output_shape="x".join(map(str, model.output_shape)),
     )
+
+
+def _check_names(model: Model) -> None:
+    """A tensor kept under a layer's name may not shadow a name the file uses, and two
+    layers may not get one Keras name."""
+    seen: dict[str, Node] = {}
+    clashes = []
+    for n in model.nodes:
+        name = keras_name(n)
+        if name in seen and seen[name] is not n:
+            clashes.append((n, "another layer's Keras name"))
+        seen[name] = n
+        if n.path[-1] in FILE_NAMES and n.inputs:
+            clashes.append((n, "a name the file uses"))
+    refuse_names(model, clashes, "Keras")

@@ -54,16 +54,22 @@ def emit(model: Model) -> str:
     for attr, call in root.modules:
         init_lines += layout(call, 8, prefix=f"self.{attr} = ")
     ctx = gen.ctx
+    classes = [class_lines(c) for c in gen.classes]
+    code = [
+        *init_lines,
+        *root.forward,
+        *(line for c in classes for line in c),
+        *ctx.helpers.values(),
+    ]
     text = render(
         "pytorch.py.j2",
         header=header(model, "PyTorch"),
         name=model.name,
         class_name=class_name(model.name, reserved=tuple(sorted(FILE_NAMES))),
-        functional=ctx.functional,
-        ordered=any("OrderedDict(" in line for c in gen.classes for line in class_lines(c))
-        or any("OrderedDict(" in line for line in init_lines),
+        functional=any("F." in line for line in code),  # a fused activation may be a module
+        ordered=any("OrderedDict(" in line for line in code),
         helpers=[ctx.helpers[k] for k in sorted(ctx.helpers)],
-        classes=[class_lines(c) for c in gen.classes],
+        classes=classes,
         init_lines=init_lines,
         fixed=list(ctx.fixed),
         fixed_lines=layout_literal(ctx.fixed, 0, "FIXED_WEIGHTS = ") if ctx.fixed else [],

@@ -18,7 +18,7 @@ from typing import Any
 
 from ... import layers as L
 from ...ir import Model, Node
-from ..codegen import Call, Code, layout, py
+from ..codegen import Call, Code, def_lines, layout, py
 from ..params import Param
 from ..tree import (
     Scope,
@@ -343,9 +343,9 @@ def class_lines(cls: ClassDef) -> list[str]:
         (a, without_defaults(substitute(m, cls.names, at), DEFAULTS)) for a, m in cls.body.modules
     ]
     base = "nn.Sequential" if cls.body.sequential or _indexed(modules) else "nn.Module"
-    args = "".join(f", {p}: {cls.types[p]}" for p in cls.params)
+    args = ["self", *(f"{p}: {cls.types[p]}" for p in cls.params)]
     lines = [f"class {cls.name}({base}):", f'    """{cls.doc}"""', ""]
-    lines.append(f"    def __init__(self{args}) -> None:")
+    lines += def_lines(4, "__init__", args, "None")
     if base == "nn.Sequential":
         lines += layout(_super(modules), 8)
     else:
@@ -358,9 +358,9 @@ def class_lines(cls: ClassDef) -> list[str]:
 
 
 def forward_def(ins: int, outs: int) -> list[str]:
-    extra = "".join(f", skip{i + 1 if i else ''}: torch.Tensor" for i in range(ins - 1))
+    extra = [f"skip{i + 1 if i else ''}: torch.Tensor" for i in range(ins - 1)]
     result = "torch.Tensor" if outs == 1 else f"tuple[{', '.join(['torch.Tensor'] * outs)}]"
-    return [f"    def forward(self, x: torch.Tensor{extra}) -> {result}:"]
+    return def_lines(4, "forward", ["self", "x: torch.Tensor", *extra], result)
 
 
 def _indexed(modules: list[tuple[str, Any]]) -> bool:
