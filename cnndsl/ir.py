@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .errors import Span, printable
-from .layers import Layer, Shape, Weight, fmt_shape
+from .errors import Span
+from .layers import Layer, Shape, Weight
 from .scopes import Frame
 
 #: Version of the JSON documents written by ``to_dict`` / ``--json`` (docs/json.md).
@@ -234,75 +234,10 @@ class Model:
             nodes.append(node)
         return Model(doc["name"], tuple(nodes), doc["file"])
 
-    def summary(self) -> str:
-        """A table like Keras' ``summary()``: layer, output shape, params, MACs."""
-        header: tuple[str, ...] = (
-            "Layer",
-            "Kind",
-            "Output shape",
-            "Params",
-            "MACs",
-            "Line",
-            "Inputs",
-        )
-        rows: list[tuple[str, ...]] = []
-        for i, n in enumerate(self.nodes):
-            # show where a layer reads from only where it is not simply the row above
-            chained = n.inputs == ((self.nodes[i - 1].name,) if i else ())
-            rows.append(
-                (
-                    n.name,
-                    n.keyword,
-                    fmt_shape(n.shape),
-                    f"{n.params:,}",
-                    f"{n.macs:,}",
-                    str(n.span.line),
-                    "" if chained else " + ".join(n.inputs),
-                )
-            )
-        if all(not r[-1] for r in rows):  # a chain: no Inputs column at all
-            header = header[:-1]
-            rows = [r[:-1] for r in rows]
-        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        right = {3, 4, 5}
+    def summary(self, depth: int | None = None) -> str:
+        """A table like Keras' ``summary()``: layer, output shape, params, MACs. With
+        ``depth``, scopes nested deeper than that fold into one row each, like
+        torchinfo's ``depth`` (cnndsl.summary)."""
+        from .summary import summary
 
-        def line(cells: tuple[str, ...]) -> str:
-            parts = [
-                c.rjust(w) if i in right else c.ljust(w)
-                for i, (c, w) in enumerate(zip(cells, widths))
-            ]
-            return "  ".join(parts).rstrip()
-
-        rule = "-" * len(line(header))
-        total_bytes = self.total_params * BYTES_PER_PARAM
-        out = [
-            f'Model "{self.name}" ({printable(self.filename)})',
-            rule,
-            line(header),
-            rule,
-            *(line(r) for r in rows),
-            rule,
-            f"Total params:         {self.total_params:,} ({_human_bytes(total_bytes)} as float32)",
-            f"Trainable params:     {self.trainable_params:,}",
-            f"Non-trainable params: {self.non_trainable_params:,}",
-            f"MACs per sample:      {self.total_macs:,} ({_human_count(self.total_macs)})",
-            f"Input: {fmt_shape(self.input_shape)}   Output: {fmt_shape(self.output_shape)}"
-            "   (batch implied, channels last)",
-        ]
-        return "\n".join(out)
-
-
-def _human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.2f} {unit}" if unit != "B" else f"{n} B"
-        size /= 1024
-    raise AssertionError  # pragma: no cover
-
-
-def _human_count(n: int) -> str:
-    for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if n >= div:
-            return f"{n / div:.2f} {unit}"
-    return str(n)
+        return summary(self, depth)

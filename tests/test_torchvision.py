@@ -117,5 +117,5 @@ def test_a_renamed_layer_breaks_the_strict_load() -> None:
     source = (EXAMPLES / "resnet18.cnn").read_text().replace("name=fc", "name=head")
     model = cnndsl.parse(source, "resnet18.cnn")
     net = module_class(load_generated(model, "pytorch"))().eval()
-    with pytest.raises(RuntimeError, match="fc.weight"):
+    with pytest.raises(RuntimeError, match=r"fc\.weight"):
         net.load_state_dict(reference("resnet18").state_dict(), strict=True)

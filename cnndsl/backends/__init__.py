@@ -7,13 +7,14 @@ import neither framework). ``TARGETS`` names the code generators.
 from __future__ import annotations
 
 import importlib
+import re
 
 from ..ir import Model
 
 #: target name -> (module, what it writes)
 TARGETS = {
-    "keras": ("cnndsl.backends.keras", "Keras 3: build_model() returning a keras.Sequential"),
-    "pytorch": ("cnndsl.backends.pytorch", "PyTorch: an nn.Module subclass, NCHW"),
+    "keras": ("cnndsl.backends.keras", "Keras 3: build_model(), a function per block"),
+    "pytorch": ("cnndsl.backends.pytorch", "PyTorch: an nn.Module subclass per block, NCHW"),
     "onnx": (
         "cnndsl.backends.onnx",
         "ONNX: a graph with its weights (-o FILE.onnx; needs cnndsl[onnx]), NCHW",
@@ -21,6 +22,21 @@ TARGETS = {
 }
 #: targets whose output is source code (the others are binary files: -o required)
 SOURCE_TARGETS = ("keras", "pytorch")
+
+
+def describe(code: str, target: str) -> str:
+    """What generated source holds, read off the code itself: for the status line."""
+    classes = re.findall(r"^class (\w+)\((?:nn\.Module|nn\.Sequential)\)", code, re.M)
+    functions = [f for f in re.findall(r"^def (\w+)\(x\b", code, re.M)]
+    if target == "pytorch":
+        *blocks, main = classes
+        extra = f" and {len(blocks)} block class{'es' * (len(blocks) != 1)} ({', '.join(blocks)})"
+        return f"PyTorch: {main}(nn.Module){extra if blocks else ''}, NCHW"
+    kind = "keras.Sequential" if "keras.Sequential(" in code else "functional keras.Model"
+    extra = (
+        f", {len(functions)} block function{'s' * (len(functions) != 1)} ({', '.join(functions)})"
+    )
+    return f"Keras 3: build_model() returning a {kind}{extra if functions else ''}"
 
 
 def emit(model: Model, target: str) -> str:

@@ -71,7 +71,9 @@ def cmd_compile(args: argparse.Namespace) -> int:
         write_text(args.output, code)
     except OSError as exc:
         return cannot_write(args.output, exc)
-    print(f"{args.output}: {TARGETS[args.target][1]} for {model.name}", file=sys.stderr)
+    from ..backends import describe
+
+    print(f"{args.output}: {describe(code, args.target)} for {model.name}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -39,7 +39,24 @@ def add_parsers(sub: Subparsers) -> None:
     )
     s.add_argument("file", metavar="FILE", help="model file ('-' reads stdin)")
     s.add_argument("--json", action="store_true", help="print the model as JSON (cnndsl.model/1)")
+    s.add_argument(
+        "--depth",
+        type=_depth,
+        metavar="N",
+        help="fold block instances and stages nested deeper than N into one row each "
+        "(1: the model's top level), like torchinfo's depth",
+    )
     s.set_defaults(func=cmd_summary)
+
+
+def _depth(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 up, got {text!r}")
+    return n
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -102,5 +119,5 @@ def cmd_summary(args: argparse.Namespace) -> int:
     if args.json:
         print(strict_json(model.to_dict()))
     else:
-        print(model.summary())
+        print(model.summary(args.depth))
     return EXIT_OK

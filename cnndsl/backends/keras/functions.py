@@ -92,6 +92,7 @@ class Functions:
     def lower(self, node: Node) -> Lowered:
         low = KERAS(node.layer, replace(node, name=keras_name(node)), self.ctx)
         self.weights[node.name] = low.params
+        low.calls = [_collapsed(c) for c in low.calls]
         return low
 
     def generate(self, reserved: frozenset[str]) -> Body:
@@ -206,8 +207,25 @@ def _var_name(item: Node | Scope, tensor: str, first: str, depth: int) -> str:
 
 
 def _dims(r: int) -> dict[str, Any]:
-    one = (1,) * r if r > 1 else 1
-    return {"strides": one, "padding": "valid", "dilation_rate": one, "use_bias": True}
+    return {"strides": 1, "padding": "valid", "dilation_rate": 1, "use_bias": True}
+
+
+def _collapsed(call: Call) -> Call:
+    """``(3, 3)`` written ``3`` in Keras' own layers, as Keras code is written: one number
+    for every axis of a window, stride or dilation (Keras takes either)."""
+    if not call.fn.startswith("layers."):
+        return call
+
+    def one(v: Any) -> Any:
+        same = isinstance(v, tuple) and v and all(isinstance(x, int) and x == v[0] for x in v)
+        return v[0] if same else v
+
+    args = tuple(one(a) if isinstance(a, tuple) else a for a in call.args)
+    kwargs = tuple((k, one(v) if k in _WINDOWS else v) for k, v in call.kwargs)
+    return Call(call.fn, args, kwargs)
+
+
+_WINDOWS = {"strides", "dilation_rate", "pool_size", "kernel_size", "size"}
 
 
 #: keywords Keras leaves at these values unless given (cnndsl.backends.tree.with_defaults)

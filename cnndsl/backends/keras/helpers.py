@@ -52,16 +52,13 @@ class PaddedPooling(layers.Layer):
 BATCH_NORM = '''\
 @keras.saving.register_keras_serializable(package="cnndsl")
 class BatchNorm(layers.BatchNormalization):
-    """BatchNormalization with the language's (PyTorch's) training rule: the batch is
-    normalised with its biased variance, as Keras does, but the moving variance takes the
-    unbiased one, var * n / (n - 1) over the n values of a channel. Same weights in the
-    same order as Keras' layer; inference is Keras' own."""
+    """Keras' BatchNormalization, but in training the moving variance takes the unbiased
+    batch variance (the language's rule, PyTorch's). Same weights; inference is Keras'."""
 
     def call(self, inputs, training=None, mask=None):
         outputs = super().call(inputs, training=training, mask=mask)
         if training and self.trainable:
-            # super() moved the moving variance toward the biased variance: add the
-            # unbiased one's excess, var / (n - 1), with the same weight
+            # super() moved it toward the biased variance: add var / (n - 1) to that
             x = keras.ops.cast(inputs, self.moving_variance.dtype)
             _, var = keras.ops.moments(x, axes=list(range(len(x.shape) - 1)))
             n = keras.ops.cast(keras.ops.size(x) // keras.ops.shape(x)[-1], var.dtype)
