@@ -207,17 +207,18 @@ class Blocks:
         """The scope of a block instance, stage, or named shortcut or branch: its label is
         ``label`` (a `name=` or a stage's name), else the parent's next (cnndsl.scopes)."""
         parent = self.checker.scope
-        given = None
+        given = parent.pending  # set by `repeat N name=P`
+        if label is not None and label.kind != "name":
+            self.error(f"expected a name, found {label.text()}", label.span)
+            return None
         if label is not None:
-            if label.kind != "name":
-                self.error(f"expected a name, found {label.text()}", label.span)
-                return None
             given = str(label.value)
+        if given is not None:
             first = parent.taken.get(given)
             if first is not None:
                 self.error(
                     f"'{given}' is taken in this scope",
-                    label.span,
+                    label.span if label is not None else where.keyword_span,
                     notes=(Note("taken here", first),),
                 )
                 return None

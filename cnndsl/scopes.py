@@ -83,6 +83,7 @@ class Scope:
     next_index: int = 0
     counters: dict[str, int] = field(default_factory=dict)
     taken: dict[str, Span] = field(default_factory=dict)
+    pending: str | None = None  # the label `repeat N name=P` gives this run's instance
 
     @property
     def root(self) -> bool:

@@ -105,9 +105,15 @@ class Structures(Blocks):
     # ------------------------------------------------------------ structures
 
     def repeat(self, st: Statement, current: Node | None, env: Env, calls: Calls) -> Node | None:
-        """`repeat N { body }`: the body N times over."""
-        if st.body is None or len(st.args) != 1 or st.options or st.args[0].kind != "int":
+        """`repeat N { body }`: the body N times over; with `name=P`, the block instance or
+        stage of the i-th run is labelled P1, P2... (torchvision's `denselayer1`)."""
+        label = label_of(st)
+        options_ok = all(o.key == "name" for o in st.options) and len(st.options) <= 1
+        if st.body is None or not options_ok or len(st.args) != 1 or st.args[0].kind != "int":
             self.error("write `repeat N { ... }` with a whole number N", st.keyword_span)
+            return None
+        if label is not None and label.kind != "name":
+            self.error(f"expected a name, found {label.text()}", label.span)
             return None
         n = int(st.args[0].value)
         if not 0 <= n <= MAX_REPEAT:
@@ -115,8 +121,12 @@ class Structures(Blocks):
                 f"repeat count must be between 0 and {MAX_REPEAT:,}, found {n}", st.args[0].span
             )
             return None
-        for _ in range(n):
-            current = self.checker.seq(st.body, current, env, calls)
+        scope = self.checker.scope
+        saved = scope.pending
+        for i in range(n):
+            scope.pending = f"{label.value}{i + 1}" if label is not None else saved
+            current = self.checker.seq(st.body or (), current, env, calls)
+        scope.pending = saved
         return current
 
     def residual(self, st: Statement, current: Node | None, env: Env, calls: Calls) -> Node | None:

@@ -56,6 +56,7 @@ MODELS = {
     "alexnet": ("alexnet", {}, False),
     "mobilenetv2": ("mobilenet_v2", {}, False),
     "googlenet": ("googlenet", {"aux_logits": False, "init_weights": True}, False),
+    "densenet121": ("densenet121", {}, False),
 }
 
 

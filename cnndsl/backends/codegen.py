@@ -159,7 +159,14 @@ def layout_literal(value: Any, indent: int, prefix: str = "", suffix: str = "") 
     element per line with a trailing comma, recursively."""
     pad = " " * indent
     one = f"{pad}{prefix}{py(value) if not isinstance(value, dict) else _dict_inline(value)}"
-    if len(one) + len(suffix) <= LINE or not isinstance(value, (list, dict)):
+    if len(one) + len(suffix) <= LINE:
+        return [one + suffix]
+    if isinstance(value, Call):
+        return layout(value, indent, prefix, suffix)
+    if isinstance(value, tuple):  # exploded with a trailing comma, as ruff keeps it
+        inner = [line for v in value for line in layout_literal(v, indent + 4, "", ",")]
+        return [f"{pad}{prefix}(", *inner, f"{pad}){suffix}"]
+    if not isinstance(value, (list, dict)):
         return [one + suffix]
     lines = [f"{pad}{prefix}{'[' if isinstance(value, list) else '{'}"]
     items = value.items() if isinstance(value, dict) else ((None, v) for v in value)

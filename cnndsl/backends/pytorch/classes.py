@@ -174,7 +174,7 @@ class Generator:
             low = self.lower(item, label(item), scope, ["x"])
             if low.modules and low.steps == [(Call.of(f"self.{label(item)}", Code("x")), None)]:
                 modules += _with_activation(label(item), low)
-            elif isinstance(item.layer, L.Activation) and label(item).isdigit():
+            elif isinstance(item.layer, L.Activation):
                 modules.append((label(item), activation_module(item.layer.fn, item.layer)))
             else:
                 return None
@@ -216,7 +216,7 @@ class Generator:
                 body.forward.append(f"        {outs[0]} = x")
             return
         low = self.lower(item, attr, scope, ins)
-        if isinstance(item.layer, L.Activation) and attr.isdigit():  # a module, numbered
+        if isinstance(item.layer, L.Activation) and scope.numbered:  # a module, numbered
             low.modules = [(attr, activation_module(item.layer.fn, item.layer))]
             low.steps = [(Call.of(f"self.{attr}", Code(ins[0])), None)]
         body.modules += low.modules
