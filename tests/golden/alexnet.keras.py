@@ -14,24 +14,16 @@ def build_model() -> keras.Model:
         [
             keras.Input(shape=(224, 224, 3), name="input"),
             layers.ZeroPadding2D(padding=((2, 2), (2, 2)), name="features_0_pad"),
+            layers.Conv2D(64, 11, strides=4, activation="relu", name="features_0"),
+            layers.MaxPooling2D(3, strides=2, name="features_2"),
+            layers.Conv2D(192, 5, padding="same", activation="relu", name="features_3"),
+            layers.MaxPooling2D(3, strides=2, name="features_5"),
+            layers.Conv2D(384, 3, padding="same", activation="relu", name="features_6"),
+            layers.Conv2D(256, 3, padding="same", activation="relu", name="features_8"),
             layers.Conv2D(
-                64, (11, 11), strides=(4, 4), activation="relu", name="features_0"
+                256, 3, padding="same", activation="relu", name="features_10"
             ),
-            layers.MaxPooling2D((3, 3), strides=(2, 2), name="features_2"),
-            layers.Conv2D(
-                192, (5, 5), padding="same", activation="relu", name="features_3"
-            ),
-            layers.MaxPooling2D((3, 3), strides=(2, 2), name="features_5"),
-            layers.Conv2D(
-                384, (3, 3), padding="same", activation="relu", name="features_6"
-            ),
-            layers.Conv2D(
-                256, (3, 3), padding="same", activation="relu", name="features_8"
-            ),
-            layers.Conv2D(
-                256, (3, 3), padding="same", activation="relu", name="features_10"
-            ),
-            layers.MaxPooling2D((3, 3), strides=(2, 2), name="features_12"),
+            layers.MaxPooling2D(3, strides=2, name="features_12"),
             layers.Flatten(name="flatten_1"),
             layers.Dropout(0.5, name="classifier_0"),
             layers.Dense(4096, activation="relu", name="classifier_1"),

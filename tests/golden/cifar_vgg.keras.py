@@ -13,23 +13,15 @@ def build_model() -> keras.Model:
     return keras.Sequential(
         [
             keras.Input(shape=(32, 32, 3), name="input"),
-            layers.Conv2D(64, (3, 3), padding="same", activation="relu", name="conv_1"),
-            layers.Conv2D(64, (3, 3), padding="same", activation="relu", name="conv_2"),
-            layers.MaxPooling2D((2, 2), name="pool_1"),
-            layers.Conv2D(
-                128, (3, 3), padding="same", activation="relu", name="conv_3"
-            ),
-            layers.Conv2D(
-                128, (3, 3), padding="same", activation="relu", name="conv_4"
-            ),
-            layers.MaxPooling2D((2, 2), name="pool_2"),
-            layers.Conv2D(
-                256, (3, 3), padding="same", activation="relu", name="conv_5"
-            ),
-            layers.Conv2D(
-                256, (3, 3), padding="same", activation="relu", name="conv_6"
-            ),
-            layers.MaxPooling2D((2, 2), name="pool_3"),
+            layers.Conv2D(64, 3, padding="same", activation="relu", name="conv_1"),
+            layers.Conv2D(64, 3, padding="same", activation="relu", name="conv_2"),
+            layers.MaxPooling2D(2, name="pool_1"),
+            layers.Conv2D(128, 3, padding="same", activation="relu", name="conv_3"),
+            layers.Conv2D(128, 3, padding="same", activation="relu", name="conv_4"),
+            layers.MaxPooling2D(2, name="pool_2"),
+            layers.Conv2D(256, 3, padding="same", activation="relu", name="conv_5"),
+            layers.Conv2D(256, 3, padding="same", activation="relu", name="conv_6"),
+            layers.MaxPooling2D(2, name="pool_3"),
             layers.Flatten(name="flatten_1"),
             layers.Dense(10, activation="softmax", name="dense_1"),
         ],

@@ -4,6 +4,8 @@
 # 8,062,504 parameters (7,978,856 trainable, 83,648 non-trainable); `cnndsl summary` shows every layer.
 """PyTorch model `densenet121`: Densenet121 is an nn.Module."""
 
+from collections import OrderedDict
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -14,33 +16,38 @@ class DenseLayer(nn.Module):
 
     def __init__(self, in_channels: int) -> None:
         super().__init__()
-        self.bn1 = nn.BatchNorm2d(in_channels)
+        self.norm1 = nn.BatchNorm2d(in_channels)
         self.conv1 = nn.Conv2d(in_channels, 128, kernel_size=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(128)
+        self.norm2 = nn.BatchNorm2d(128)
         self.conv2 = nn.Conv2d(128, 32, kernel_size=3, padding=1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x
-        x = self.bn1(x)
+        x = self.norm1(x)
         x = F.relu(x)
         x = self.conv1(x)
-        x = self.bn2(x)
+        x = self.norm2(x)
         x = F.relu(x)
         x = self.conv2(x)
         x = torch.cat([identity, x], dim=1)
         return x
 
 
-class Transition(nn.Sequential):
+class Transition(nn.Module):
     """The block `transition`."""
 
     def __init__(self, in_channels: int, filters: int) -> None:
-        super().__init__(
-            nn.BatchNorm2d(in_channels),
-            nn.ReLU(),
-            nn.Conv2d(in_channels, filters, kernel_size=1, bias=False),
-            nn.AvgPool2d(kernel_size=2),
-        )
+        super().__init__()
+        self.norm = nn.BatchNorm2d(in_channels)
+        self.conv = nn.Conv2d(in_channels, filters, kernel_size=1, bias=False)
+        self.pool = nn.AvgPool2d(kernel_size=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.norm(x)
+        x = F.relu(x)
+        x = self.conv(x)
+        x = self.pool(x)
+        return x
 
 
 class Densenet121(nn.Module):
@@ -48,144 +55,127 @@ class Densenet121(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.conv_1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
-        self.batchnorm_1 = nn.BatchNorm2d(64)
-        self.pool_1 = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        self.dense_layer1 = DenseLayer(64)
-        self.dense_layer2 = DenseLayer(96)
-        self.dense_layer3 = DenseLayer(128)
-        self.dense_layer4 = DenseLayer(160)
-        self.dense_layer5 = DenseLayer(192)
-        self.dense_layer6 = DenseLayer(224)
-        self.transition1 = Transition(256, 128)
-        self.dense_layer7 = DenseLayer(128)
-        self.dense_layer8 = DenseLayer(160)
-        self.dense_layer9 = DenseLayer(192)
-        self.dense_layer10 = DenseLayer(224)
-        self.dense_layer11 = DenseLayer(256)
-        self.dense_layer12 = DenseLayer(288)
-        self.dense_layer13 = DenseLayer(320)
-        self.dense_layer14 = DenseLayer(352)
-        self.dense_layer15 = DenseLayer(384)
-        self.dense_layer16 = DenseLayer(416)
-        self.dense_layer17 = DenseLayer(448)
-        self.dense_layer18 = DenseLayer(480)
-        self.transition2 = Transition(512, 256)
-        self.dense_layer19 = DenseLayer(256)
-        self.dense_layer20 = DenseLayer(288)
-        self.dense_layer21 = DenseLayer(320)
-        self.dense_layer22 = DenseLayer(352)
-        self.dense_layer23 = DenseLayer(384)
-        self.dense_layer24 = DenseLayer(416)
-        self.dense_layer25 = DenseLayer(448)
-        self.dense_layer26 = DenseLayer(480)
-        self.dense_layer27 = DenseLayer(512)
-        self.dense_layer28 = DenseLayer(544)
-        self.dense_layer29 = DenseLayer(576)
-        self.dense_layer30 = DenseLayer(608)
-        self.dense_layer31 = DenseLayer(640)
-        self.dense_layer32 = DenseLayer(672)
-        self.dense_layer33 = DenseLayer(704)
-        self.dense_layer34 = DenseLayer(736)
-        self.dense_layer35 = DenseLayer(768)
-        self.dense_layer36 = DenseLayer(800)
-        self.dense_layer37 = DenseLayer(832)
-        self.dense_layer38 = DenseLayer(864)
-        self.dense_layer39 = DenseLayer(896)
-        self.dense_layer40 = DenseLayer(928)
-        self.dense_layer41 = DenseLayer(960)
-        self.dense_layer42 = DenseLayer(992)
-        self.transition3 = Transition(1024, 512)
-        self.dense_layer43 = DenseLayer(512)
-        self.dense_layer44 = DenseLayer(544)
-        self.dense_layer45 = DenseLayer(576)
-        self.dense_layer46 = DenseLayer(608)
-        self.dense_layer47 = DenseLayer(640)
-        self.dense_layer48 = DenseLayer(672)
-        self.dense_layer49 = DenseLayer(704)
-        self.dense_layer50 = DenseLayer(736)
-        self.dense_layer51 = DenseLayer(768)
-        self.dense_layer52 = DenseLayer(800)
-        self.dense_layer53 = DenseLayer(832)
-        self.dense_layer54 = DenseLayer(864)
-        self.dense_layer55 = DenseLayer(896)
-        self.dense_layer56 = DenseLayer(928)
-        self.dense_layer57 = DenseLayer(960)
-        self.dense_layer58 = DenseLayer(992)
-        self.batchnorm_121 = nn.BatchNorm2d(1024)
-        self.dense_1 = nn.Linear(1024, 1000)
+        self.features = nn.Sequential(
+            OrderedDict(
+                [
+                    (
+                        "conv0",
+                        nn.Conv2d(
+                            3, 64, kernel_size=7, stride=2, padding=3, bias=False
+                        ),
+                    ),
+                    ("norm0", nn.BatchNorm2d(64)),
+                    ("relu0", nn.ReLU()),
+                    ("pool0", nn.MaxPool2d(kernel_size=3, stride=2, padding=1)),
+                    (
+                        "denseblock1",
+                        nn.Sequential(
+                            OrderedDict(
+                                [
+                                    ("denselayer1", DenseLayer(64)),
+                                    ("denselayer2", DenseLayer(96)),
+                                    ("denselayer3", DenseLayer(128)),
+                                    ("denselayer4", DenseLayer(160)),
+                                    ("denselayer5", DenseLayer(192)),
+                                    ("denselayer6", DenseLayer(224)),
+                                ],
+                            ),
+                        ),
+                    ),
+                    ("transition1", Transition(256, 128)),
+                    (
+                        "denseblock2",
+                        nn.Sequential(
+                            OrderedDict(
+                                [
+                                    ("denselayer1", DenseLayer(128)),
+                                    ("denselayer2", DenseLayer(160)),
+                                    ("denselayer3", DenseLayer(192)),
+                                    ("denselayer4", DenseLayer(224)),
+                                    ("denselayer5", DenseLayer(256)),
+                                    ("denselayer6", DenseLayer(288)),
+                                    ("denselayer7", DenseLayer(320)),
+                                    ("denselayer8", DenseLayer(352)),
+                                    ("denselayer9", DenseLayer(384)),
+                                    ("denselayer10", DenseLayer(416)),
+                                    ("denselayer11", DenseLayer(448)),
+                                    ("denselayer12", DenseLayer(480)),
+                                ],
+                            ),
+                        ),
+                    ),
+                    ("transition2", Transition(512, 256)),
+                    (
+                        "denseblock3",
+                        nn.Sequential(
+                            OrderedDict(
+                                [
+                                    ("denselayer1", DenseLayer(256)),
+                                    ("denselayer2", DenseLayer(288)),
+                                    ("denselayer3", DenseLayer(320)),
+                                    ("denselayer4", DenseLayer(352)),
+                                    ("denselayer5", DenseLayer(384)),
+                                    ("denselayer6", DenseLayer(416)),
+                                    ("denselayer7", DenseLayer(448)),
+                                    ("denselayer8", DenseLayer(480)),
+                                    ("denselayer9", DenseLayer(512)),
+                                    ("denselayer10", DenseLayer(544)),
+                                    ("denselayer11", DenseLayer(576)),
+                                    ("denselayer12", DenseLayer(608)),
+                                    ("denselayer13", DenseLayer(640)),
+                                    ("denselayer14", DenseLayer(672)),
+                                    ("denselayer15", DenseLayer(704)),
+                                    ("denselayer16", DenseLayer(736)),
+                                    ("denselayer17", DenseLayer(768)),
+                                    ("denselayer18", DenseLayer(800)),
+                                    ("denselayer19", DenseLayer(832)),
+                                    ("denselayer20", DenseLayer(864)),
+                                    ("denselayer21", DenseLayer(896)),
+                                    ("denselayer22", DenseLayer(928)),
+                                    ("denselayer23", DenseLayer(960)),
+                                    ("denselayer24", DenseLayer(992)),
+                                ],
+                            ),
+                        ),
+                    ),
+                    ("transition3", Transition(1024, 512)),
+                    (
+                        "denseblock4",
+                        nn.Sequential(
+                            OrderedDict(
+                                [
+                                    ("denselayer1", DenseLayer(512)),
+                                    ("denselayer2", DenseLayer(544)),
+                                    ("denselayer3", DenseLayer(576)),
+                                    ("denselayer4", DenseLayer(608)),
+                                    ("denselayer5", DenseLayer(640)),
+                                    ("denselayer6", DenseLayer(672)),
+                                    ("denselayer7", DenseLayer(704)),
+                                    ("denselayer8", DenseLayer(736)),
+                                    ("denselayer9", DenseLayer(768)),
+                                    ("denselayer10", DenseLayer(800)),
+                                    ("denselayer11", DenseLayer(832)),
+                                    ("denselayer12", DenseLayer(864)),
+                                    ("denselayer13", DenseLayer(896)),
+                                    ("denselayer14", DenseLayer(928)),
+                                    ("denselayer15", DenseLayer(960)),
+                                    ("denselayer16", DenseLayer(992)),
+                                ],
+                            ),
+                        ),
+                    ),
+                    ("norm5", nn.BatchNorm2d(1024)),
+                ],
+            ),
+        )
+        self.classifier = nn.Linear(1024, 1000)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv_1(x)
-        x = self.batchnorm_1(x)
-        x = F.relu(x)
-        x = self.pool_1(x)
-        x = self.dense_layer1(x)
-        x = self.dense_layer2(x)
-        x = self.dense_layer3(x)
-        x = self.dense_layer4(x)
-        x = self.dense_layer5(x)
-        x = self.dense_layer6(x)
-        x = self.transition1(x)
-        x = self.dense_layer7(x)
-        x = self.dense_layer8(x)
-        x = self.dense_layer9(x)
-        x = self.dense_layer10(x)
-        x = self.dense_layer11(x)
-        x = self.dense_layer12(x)
-        x = self.dense_layer13(x)
-        x = self.dense_layer14(x)
-        x = self.dense_layer15(x)
-        x = self.dense_layer16(x)
-        x = self.dense_layer17(x)
-        x = self.dense_layer18(x)
-        x = self.transition2(x)
-        x = self.dense_layer19(x)
-        x = self.dense_layer20(x)
-        x = self.dense_layer21(x)
-        x = self.dense_layer22(x)
-        x = self.dense_layer23(x)
-        x = self.dense_layer24(x)
-        x = self.dense_layer25(x)
-        x = self.dense_layer26(x)
-        x = self.dense_layer27(x)
-        x = self.dense_layer28(x)
-        x = self.dense_layer29(x)
-        x = self.dense_layer30(x)
-        x = self.dense_layer31(x)
-        x = self.dense_layer32(x)
-        x = self.dense_layer33(x)
-        x = self.dense_layer34(x)
-        x = self.dense_layer35(x)
-        x = self.dense_layer36(x)
-        x = self.dense_layer37(x)
-        x = self.dense_layer38(x)
-        x = self.dense_layer39(x)
-        x = self.dense_layer40(x)
-        x = self.dense_layer41(x)
-        x = self.dense_layer42(x)
-        x = self.transition3(x)
-        x = self.dense_layer43(x)
-        x = self.dense_layer44(x)
-        x = self.dense_layer45(x)
-        x = self.dense_layer46(x)
-        x = self.dense_layer47(x)
-        x = self.dense_layer48(x)
-        x = self.dense_layer49(x)
-        x = self.dense_layer50(x)
-        x = self.dense_layer51(x)
-        x = self.dense_layer52(x)
-        x = self.dense_layer53(x)
-        x = self.dense_layer54(x)
-        x = self.dense_layer55(x)
-        x = self.dense_layer56(x)
-        x = self.dense_layer57(x)
-        x = self.dense_layer58(x)
-        x = self.batchnorm_121(x)
+        x = self.features(x)
         x = F.relu(x)
         # global avg pool
         x = x.mean(dim=(2, 3))
-        x = self.dense_1(x)
+        x = self.classifier(x)
         return x
 
 

@@ -22,7 +22,7 @@ def build_model() -> keras.Model:
     model = keras.Sequential(
         [
             keras.Input(shape=(64, 64, 1), name="input"),
-            layers.Conv2D(3, (3, 3), padding="same", use_bias=False, name="conv_1"),
+            layers.Conv2D(3, 3, padding="same", use_bias=False, name="conv_1"),
             layers.Activation("relu", name="relu_1"),
         ],
         name="edge_detect",

@@ -10,16 +10,13 @@ from keras import layers
 
 @keras.saving.register_keras_serializable(package="cnndsl")
 class BatchNorm(layers.BatchNormalization):
-    """BatchNormalization with the language's (PyTorch's) training rule: the batch is
-    normalised with its biased variance, as Keras does, but the moving variance takes the
-    unbiased one, var * n / (n - 1) over the n values of a channel. Same weights in the
-    same order as Keras' layer; inference is Keras' own."""
+    """Keras' BatchNormalization, but in training the moving variance takes the unbiased
+    batch variance (the language's rule, PyTorch's). Same weights; inference is Keras'."""
 
     def call(self, inputs, training=None, mask=None):
         outputs = super().call(inputs, training=training, mask=mask)
         if training and self.trainable:
-            # super() moved the moving variance toward the biased variance: add the
-            # unbiased one's excess, var / (n - 1), with the same weight
+            # super() moved it toward the biased variance: add var / (n - 1) to that
             x = keras.ops.cast(inputs, self.moving_variance.dtype)
             _, var = keras.ops.moments(x, axes=list(range(len(x.shape) - 1)))
             n = keras.ops.cast(keras.ops.size(x) // keras.ops.shape(x)[-1], var.dtype)
@@ -31,9 +28,7 @@ class BatchNorm(layers.BatchNormalization):
 def stem(x, name: str):
     """The block `stem`."""
     x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name=f"{name}_conv_pad")(x)
-    x = layers.Conv2D(64, (7, 7), strides=(2, 2), use_bias=False, name=f"{name}_conv")(
-        x
-    )
+    x = layers.Conv2D(64, 7, strides=2, use_bias=False, name=f"{name}_conv")(x)
     x = BatchNorm(epsilon=0.001, momentum=0.9, name=f"{name}_bn")(x)
     x = layers.Activation("relu", name=f"{name}_relu1")(x)
     return x
@@ -41,9 +36,9 @@ def stem(x, name: str):
 
 def bconv(x, filters: int, k: int, padding: str, name: str):
     """The block `bconv`."""
-    x = layers.Conv2D(
-        filters, (k, k), padding=padding, use_bias=False, name=f"{name}_conv"
-    )(x)
+    x = layers.Conv2D(filters, k, padding=padding, use_bias=False, name=f"{name}_conv")(
+        x
+    )
     x = BatchNorm(epsilon=0.001, momentum=0.9, name=f"{name}_bn")(x)
     x = layers.Activation("relu", name=f"{name}_relu1")(x)
     return x
@@ -57,9 +52,9 @@ def inception(x, c1: int, c3r: int, c3: int, c5r: int, c5: int, pp: int, name: s
     branch2_1 = bconv(x, filters=c3, k=3, padding="same", name=f"{name}_branch2_1")
     x = bconv(identity, filters=c5r, k=1, padding="valid", name=f"{name}_branch3_0")
     branch3_1 = bconv(x, filters=c5, k=3, padding="same", name=f"{name}_branch3_1")
-    x = layers.MaxPooling2D(
-        (3, 3), strides=(1, 1), padding="same", name=f"{name}_branch4_0"
-    )(identity)
+    x = layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_branch4_0")(
+        identity
+    )
     x = bconv(x, filters=pp, k=1, padding="valid", name=f"{name}_branch4_1")
     x = layers.Concatenate(name=f"{name}_concat1")([branch1, branch2_1, branch3_1, x])
     return x
@@ -69,13 +64,13 @@ def build_model() -> keras.Model:
     """Input (batch, 224x224x3) channels last -> output (batch, 1000)."""
     inputs = keras.Input(shape=(224, 224, 3), name="input")
     x = stem(inputs, name="conv1")
-    x = layers.MaxPooling2D((3, 3), strides=(2, 2), padding="same", name="maxpool1")(x)
+    x = layers.MaxPooling2D(3, strides=2, padding="same", name="maxpool1")(x)
     x = bconv(x, filters=64, k=1, padding="valid", name="conv2")
     x = bconv(x, filters=192, k=3, padding="same", name="conv3")
-    x = layers.MaxPooling2D((3, 3), strides=(2, 2), padding="same", name="maxpool2")(x)
+    x = layers.MaxPooling2D(3, strides=2, padding="same", name="maxpool2")(x)
     x = inception(x, c1=64, c3r=96, c3=128, c5r=16, c5=32, pp=32, name="inception3a")
     x = inception(x, c1=128, c3r=128, c3=192, c5r=32, c5=96, pp=64, name="inception3b")
-    x = layers.MaxPooling2D((3, 3), strides=(2, 2), padding="same", name="maxpool3")(x)
+    x = layers.MaxPooling2D(3, strides=2, padding="same", name="maxpool3")(x)
     x = inception(x, c1=192, c3r=96, c3=208, c5r=16, c5=48, pp=64, name="inception4a")
     x = inception(x, c1=160, c3r=112, c3=224, c5r=24, c5=64, pp=64, name="inception4b")
     x = inception(x, c1=128, c3r=128, c3=256, c5r=24, c5=64, pp=64, name="inception4c")
@@ -83,7 +78,7 @@ def build_model() -> keras.Model:
     x = inception(
         x, c1=256, c3r=160, c3=320, c5r=32, c5=128, pp=128, name="inception4e"
     )
-    x = layers.MaxPooling2D((2, 2), name="maxpool4")(x)
+    x = layers.MaxPooling2D(2, name="maxpool4")(x)
     x = inception(
         x, c1=256, c3r=160, c3=320, c5r=32, c5=128, pp=128, name="inception5a"
     )

@@ -13,12 +13,10 @@ def build_model() -> keras.Model:
     return keras.Sequential(
         [
             keras.Input(shape=(28, 28, 1), name="input"),
-            layers.Conv2D(
-                6, (5, 5), padding="same", activation="sigmoid", name="conv_1"
-            ),
-            layers.AveragePooling2D((2, 2), name="pool_1"),
-            layers.Conv2D(16, (5, 5), activation="sigmoid", name="conv_2"),
-            layers.AveragePooling2D((2, 2), name="pool_2"),
+            layers.Conv2D(6, 5, padding="same", activation="sigmoid", name="conv_1"),
+            layers.AveragePooling2D(2, name="pool_1"),
+            layers.Conv2D(16, 5, activation="sigmoid", name="conv_2"),
+            layers.AveragePooling2D(2, name="pool_2"),
             layers.Flatten(name="flatten_1"),
             layers.Dense(120, activation="sigmoid", name="dense_1"),
             layers.Dense(84, activation="sigmoid", name="dense_2"),

@@ -10,16 +10,13 @@ from keras import layers
 
 @keras.saving.register_keras_serializable(package="cnndsl")
 class BatchNorm(layers.BatchNormalization):
-    """BatchNormalization with the language's (PyTorch's) training rule: the batch is
-    normalised with its biased variance, as Keras does, but the moving variance takes the
-    unbiased one, var * n / (n - 1) over the n values of a channel. Same weights in the
-    same order as Keras' layer; inference is Keras' own."""
+    """Keras' BatchNormalization, but in training the moving variance takes the unbiased
+    batch variance (the language's rule, PyTorch's). Same weights; inference is Keras'."""
 
     def call(self, inputs, training=None, mask=None):
         outputs = super().call(inputs, training=training, mask=mask)
         if training and self.trainable:
-            # super() moved the moving variance toward the biased variance: add the
-            # unbiased one's excess, var / (n - 1), with the same weight
+            # super() moved it toward the biased variance: add var / (n - 1) to that
             x = keras.ops.cast(inputs, self.moving_variance.dtype)
             _, var = keras.ops.moments(x, axes=list(range(len(x.shape) - 1)))
             n = keras.ops.cast(keras.ops.size(x) // keras.ops.shape(x)[-1], var.dtype)
@@ -31,7 +28,7 @@ class BatchNorm(layers.BatchNormalization):
 def stem(x, name: str):
     """The block `stem`."""
     x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name=f"{name}_0_pad")(x)
-    x = layers.Conv2D(32, (3, 3), strides=(2, 2), use_bias=False, name=f"{name}_0")(x)
+    x = layers.Conv2D(32, 3, strides=2, use_bias=False, name=f"{name}_0")(x)
     x = BatchNorm(epsilon=1e-05, momentum=0.9, name=f"{name}_1")(x)
     x = layers.Activation("relu6", name=f"{name}_2")(x)
     return x
@@ -39,9 +36,7 @@ def stem(x, name: str):
 
 def dw(x, name: str):
     """The block `dw`."""
-    x = layers.DepthwiseConv2D(
-        (3, 3), padding="same", use_bias=False, name=f"{name}_0"
-    )(x)
+    x = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name=f"{name}_0")(x)
     x = BatchNorm(epsilon=1e-05, momentum=0.9, name=f"{name}_1")(x)
     x = layers.Activation("relu6", name=f"{name}_2")(x)
     return x
@@ -49,7 +44,7 @@ def dw(x, name: str):
 
 def pw(x, filters: int, name: str):
     """The block `pw`."""
-    x = layers.Conv2D(filters, (1, 1), use_bias=False, name=f"{name}_0")(x)
+    x = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_0")(x)
     x = BatchNorm(epsilon=1e-05, momentum=0.9, name=f"{name}_1")(x)
     x = layers.Activation("relu6", name=f"{name}_2")(x)
     return x
@@ -58,9 +53,7 @@ def pw(x, filters: int, name: str):
 def dw_2(x, name: str):
     """The block `dw`."""
     x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name=f"{name}_0_pad")(x)
-    x = layers.DepthwiseConv2D(
-        (3, 3), strides=(2, 2), use_bias=False, name=f"{name}_0"
-    )(x)
+    x = layers.DepthwiseConv2D(3, strides=2, use_bias=False, name=f"{name}_0")(x)
     x = BatchNorm(epsilon=1e-05, momentum=0.9, name=f"{name}_1")(x)
     x = layers.Activation("relu6", name=f"{name}_2")(x)
     return x
@@ -69,7 +62,7 @@ def dw_2(x, name: str):
 def first(x, name: str):
     """The block `first`."""
     x = dw(x, name=f"{name}_conv_0")
-    x = layers.Conv2D(16, (1, 1), use_bias=False, name=f"{name}_conv_1")(x)
+    x = layers.Conv2D(16, 1, use_bias=False, name=f"{name}_conv_1")(x)
     x = BatchNorm(epsilon=1e-05, momentum=0.9, name=f"{name}_conv_2")(x)
     return x
 
@@ -78,7 +71,7 @@ def inverted_down(x, hidden: int, out: int, name: str):
     """The block `inverted_down`."""
     x = pw(x, hidden, name=f"{name}_conv_0")
     x = dw_2(x, name=f"{name}_conv_1")
-    x = layers.Conv2D(out, (1, 1), use_bias=False, name=f"{name}_conv_2")(x)
+    x = layers.Conv2D(out, 1, use_bias=False, name=f"{name}_conv_2")(x)
     x = BatchNorm(epsilon=1e-05, momentum=0.9, name=f"{name}_conv_3")(x)
     return x
 
@@ -88,7 +81,7 @@ def inverted(x, hidden: int, out: int, name: str):
     identity = x
     x = pw(x, hidden, name=f"{name}_conv_0")
     x = dw(x, name=f"{name}_conv_1")
-    x = layers.Conv2D(out, (1, 1), use_bias=False, name=f"{name}_conv_2")(x)
+    x = layers.Conv2D(out, 1, use_bias=False, name=f"{name}_conv_2")(x)
     x = BatchNorm(epsilon=1e-05, momentum=0.9, name=f"{name}_conv_3")(x)
     x = layers.Add(name=f"{name}_add1")([x, identity])
     return x
@@ -98,7 +91,7 @@ def inverted_down_2(x, hidden: int, out: int, name: str):
     """The block `inverted_down`."""
     x = pw(x, hidden, name=f"{name}_conv_0")
     x = dw(x, name=f"{name}_conv_1")
-    x = layers.Conv2D(out, (1, 1), use_bias=False, name=f"{name}_conv_2")(x)
+    x = layers.Conv2D(out, 1, use_bias=False, name=f"{name}_conv_2")(x)
     x = BatchNorm(epsilon=1e-05, momentum=0.9, name=f"{name}_conv_3")(x)
     return x
 

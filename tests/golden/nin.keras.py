@@ -11,15 +11,10 @@ from keras import layers
 def nin(x, filters: int, k: int, stride: int, padding: str, name: str):
     """The block `nin`."""
     x = layers.Conv2D(
-        filters,
-        (k, k),
-        strides=(stride, stride),
-        padding=padding,
-        activation="relu",
-        name=f"{name}_0",
+        filters, k, strides=stride, padding=padding, activation="relu", name=f"{name}_0"
     )(x)
-    x = layers.Conv2D(filters, (1, 1), activation="relu", name=f"{name}_2")(x)
-    x = layers.Conv2D(filters, (1, 1), activation="relu", name=f"{name}_4")(x)
+    x = layers.Conv2D(filters, 1, activation="relu", name=f"{name}_2")(x)
+    x = layers.Conv2D(filters, 1, activation="relu", name=f"{name}_4")(x)
     return x
 
 
@@ -27,11 +22,11 @@ def build_model() -> keras.Model:
     """Input (batch, 224x224x1) channels last -> output (batch, 10)."""
     inputs = keras.Input(shape=(224, 224, 1), name="input")
     x = nin(inputs, filters=96, k=11, stride=4, padding="valid", name="nin1")
-    x = layers.MaxPooling2D((3, 3), strides=(2, 2), name="pool_1")(x)
+    x = layers.MaxPooling2D(3, strides=2, name="pool_1")(x)
     x = nin(x, filters=256, k=5, stride=1, padding="same", name="nin2")
-    x = layers.MaxPooling2D((3, 3), strides=(2, 2), name="pool_2")(x)
+    x = layers.MaxPooling2D(3, strides=2, name="pool_2")(x)
     x = nin(x, filters=384, k=3, stride=1, padding="same", name="nin3")
-    x = layers.MaxPooling2D((3, 3), strides=(2, 2), name="pool_3")(x)
+    x = layers.MaxPooling2D(3, strides=2, name="pool_3")(x)
     x = layers.Dropout(0.5, name="dropout_1")(x)
     x = nin(x, filters=10, k=3, stride=1, padding="same", name="nin4")
     x = layers.GlobalAveragePooling2D(name="globalpool_1")(x)

@@ -13,8 +13,8 @@ def build_model() -> keras.Model:
     return keras.Sequential(
         [
             keras.Input(shape=(28, 28, 1), name="input"),
-            layers.Conv2D(64, (3, 3), padding="same", activation="relu", name="conv_1"),
-            layers.MaxPooling2D((2, 2), name="pool_1"),
+            layers.Conv2D(64, 3, padding="same", activation="relu", name="conv_1"),
+            layers.MaxPooling2D(2, name="pool_1"),
             layers.Flatten(name="flatten_1"),
             layers.Dense(10, activation="softmax", name="dense_1"),
         ],

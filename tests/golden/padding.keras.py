@@ -13,13 +13,13 @@ def build_model() -> keras.Model:
     return keras.Sequential(
         [
             keras.Input(shape=(6, 6, 1), name="input"),
-            layers.Conv2D(1, (3, 3), padding="same", name="conv_1"),
-            layers.Conv2D(1, (3, 3), name="conv_2"),
+            layers.Conv2D(1, 3, padding="same", name="conv_1"),
+            layers.Conv2D(1, 3, name="conv_2"),
             layers.ZeroPadding2D(padding=((2, 2), (2, 2)), name="conv_3_pad"),
-            layers.Conv2D(1, (3, 3), name="conv_3"),
-            layers.Conv2D(1, (3, 3), strides=(2, 2), padding="same", name="conv_4"),
-            layers.Conv2D(1, (2, 2), padding="same", name="conv_5"),
-            layers.MaxPooling2D((2, 2), padding="same", name="pool_1"),
+            layers.Conv2D(1, 3, name="conv_3"),
+            layers.Conv2D(1, 3, strides=2, padding="same", name="conv_4"),
+            layers.Conv2D(1, 2, padding="same", name="conv_5"),
+            layers.MaxPooling2D(2, padding="same", name="pool_1"),
         ],
         name="padding_demo",
     )

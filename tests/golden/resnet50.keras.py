@@ -10,16 +10,13 @@ from keras import layers
 
 @keras.saving.register_keras_serializable(package="cnndsl")
 class BatchNorm(layers.BatchNormalization):
-    """BatchNormalization with the language's (PyTorch's) training rule: the batch is
-    normalised with its biased variance, as Keras does, but the moving variance takes the
-    unbiased one, var * n / (n - 1) over the n values of a channel. Same weights in the
-    same order as Keras' layer; inference is Keras' own."""
+    """Keras' BatchNormalization, but in training the moving variance takes the unbiased
+    batch variance (the language's rule, PyTorch's). Same weights; inference is Keras'."""
 
     def call(self, inputs, training=None, mask=None):
         outputs = super().call(inputs, training=training, mask=mask)
         if training and self.trainable:
-            # super() moved the moving variance toward the biased variance: add the
-            # unbiased one's excess, var / (n - 1), with the same weight
+            # super() moved it toward the biased variance: add var / (n - 1) to that
             x = keras.ops.cast(inputs, self.moving_variance.dtype)
             _, var = keras.ops.moments(x, axes=list(range(len(x.shape) - 1)))
             n = keras.ops.cast(keras.ops.size(x) // keras.ops.shape(x)[-1], var.dtype)
@@ -67,19 +64,15 @@ class PaddedPooling(layers.Layer):
 def bottleneck_proj(x, name: str):
     """The block `bottleneck_proj`."""
     identity = x
-    x = layers.Conv2D(64, (1, 1), use_bias=False, name=f"{name}_conv1")(x)
+    x = layers.Conv2D(64, 1, use_bias=False, name=f"{name}_conv1")(x)
     x = BatchNorm(epsilon=1e-05, momentum=0.9, name=f"{name}_bn1")(x)
     x = layers.Activation("relu", name=f"{name}_relu1")(x)
-    x = layers.Conv2D(64, (3, 3), padding="same", use_bias=False, name=f"{name}_conv2")(
-        x
-    )
+    x = layers.Conv2D(64, 3, padding="same", use_bias=False, name=f"{name}_conv2")(x)
     x = BatchNorm(epsilon=1e-05, momentum=0.9, name=f"{name}_bn2")(x)
     x = layers.Activation("relu", name=f"{name}_relu2")(x)
-    x = layers.Conv2D(256, (1, 1), use_bias=False, name=f"{name}_conv3")(x)
+    x = layers.Conv2D(256, 1, use_bias=False, name=f"{name}_conv3")(x)
     bn3 = BatchNorm(epsilon=1e-05, momentum=0.9, name=f"{name}_bn3")(x)
-    x = layers.Conv2D(256, (1, 1), use_bias=False, name=f"{name}_downsample_0")(
-        identity
-    )
+    x = layers.Conv2D(256, 1, use_bias=False, name=f"{name}_downsample_0")(identity)
     x = BatchNorm(epsilon=1e-05, momentum=0.9, name=f"{name}_downsample_1")(x)
     x = layers.Add(name=f"{name}_add1")([bn3, x])
     x = layers.Activation("relu", name=f"{name}_relu3")(x)
@@ -89,15 +82,13 @@ def bottleneck_proj(x, name: str):
 def bottleneck(x, width: int, out: int, name: str):
     """The block `bottleneck`."""
     identity = x
-    x = layers.Conv2D(width, (1, 1), use_bias=False, name=f"{name}_conv1")(x)
+    x = layers.Conv2D(width, 1, use_bias=False, name=f"{name}_conv1")(x)
     x = BatchNorm(epsilon=1e-05, momentum=0.9, name=f"{name}_bn1")(x)
     x = layers.Activation("relu", name=f"{name}_relu1")(x)
-    x = layers.Conv2D(
-        width, (3, 3), padding="same", use_bias=False, name=f"{name}_conv2"
-    )(x)
+    x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"{name}_conv2")(x)
     x = BatchNorm(epsilon=1e-05, momentum=0.9, name=f"{name}_bn2")(x)
     x = layers.Activation("relu", name=f"{name}_relu2")(x)
-    x = layers.Conv2D(out, (1, 1), use_bias=False, name=f"{name}_conv3")(x)
+    x = layers.Conv2D(out, 1, use_bias=False, name=f"{name}_conv3")(x)
     x = BatchNorm(epsilon=1e-05, momentum=0.9, name=f"{name}_bn3")(x)
     x = layers.Add(name=f"{name}_add1")([x, identity])
     x = layers.Activation("relu", name=f"{name}_relu3")(x)
@@ -107,20 +98,18 @@ def bottleneck(x, width: int, out: int, name: str):
 def bottleneck_proj_2(x, width: int, out: int, name: str):
     """The block `bottleneck_proj`."""
     identity = x
-    x = layers.Conv2D(width, (1, 1), use_bias=False, name=f"{name}_conv1")(x)
+    x = layers.Conv2D(width, 1, use_bias=False, name=f"{name}_conv1")(x)
     x = BatchNorm(epsilon=1e-05, momentum=0.9, name=f"{name}_bn1")(x)
     x = layers.Activation("relu", name=f"{name}_relu1")(x)
     x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name=f"{name}_conv2_pad")(x)
-    x = layers.Conv2D(
-        width, (3, 3), strides=(2, 2), use_bias=False, name=f"{name}_conv2"
-    )(x)
+    x = layers.Conv2D(width, 3, strides=2, use_bias=False, name=f"{name}_conv2")(x)
     x = BatchNorm(epsilon=1e-05, momentum=0.9, name=f"{name}_bn2")(x)
     x = layers.Activation("relu", name=f"{name}_relu2")(x)
-    x = layers.Conv2D(out, (1, 1), use_bias=False, name=f"{name}_conv3")(x)
+    x = layers.Conv2D(out, 1, use_bias=False, name=f"{name}_conv3")(x)
     bn3 = BatchNorm(epsilon=1e-05, momentum=0.9, name=f"{name}_bn3")(x)
-    x = layers.Conv2D(
-        out, (1, 1), strides=(2, 2), use_bias=False, name=f"{name}_downsample_0"
-    )(identity)
+    x = layers.Conv2D(out, 1, strides=2, use_bias=False, name=f"{name}_downsample_0")(
+        identity
+    )
     x = BatchNorm(epsilon=1e-05, momentum=0.9, name=f"{name}_downsample_1")(x)
     x = layers.Add(name=f"{name}_add1")([bn3, x])
     x = layers.Activation("relu", name=f"{name}_relu3")(x)
@@ -131,7 +120,7 @@ def build_model() -> keras.Model:
     """Input (batch, 224x224x3) channels last -> output (batch, 1000)."""
     inputs = keras.Input(shape=(224, 224, 3), name="input")
     x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(inputs)
-    x = layers.Conv2D(64, (7, 7), strides=(2, 2), use_bias=False, name="conv1")(x)
+    x = layers.Conv2D(64, 7, strides=2, use_bias=False, name="conv1")(x)
     x = BatchNorm(epsilon=1e-05, momentum=0.9, name="bn1")(x)
     x = layers.Activation("relu", name="relu_1")(x)
     x = PaddedPooling("max", (3, 3), (2, 2), ((1, 1), (1, 1)), name="maxpool")(x)

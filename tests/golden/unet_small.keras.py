@@ -10,38 +10,34 @@ from keras import layers
 
 def down(x, name: str):
     """The block `down`."""
-    x = layers.Conv2D(
-        16, (3, 3), padding="same", activation="relu", name=f"{name}_conv1"
-    )(x)
-    enc1 = layers.Conv2D(
-        16, (3, 3), padding="same", activation="relu", name=f"{name}_enc1"
-    )(x)
-    x = layers.MaxPooling2D((2, 2), name=f"{name}_pool1")(enc1)
+    x = layers.Conv2D(16, 3, padding="same", activation="relu", name=f"{name}_conv1")(x)
+    enc1 = layers.Conv2D(16, 3, padding="same", activation="relu", name=f"{name}_enc1")(
+        x
+    )
+    x = layers.MaxPooling2D(2, name=f"{name}_pool1")(enc1)
     return x, enc1
 
 
 def down_2(x, name: str):
     """The block `down`."""
-    x = layers.Conv2D(
-        32, (3, 3), padding="same", activation="relu", name=f"{name}_conv1"
-    )(x)
-    enc2 = layers.Conv2D(
-        32, (3, 3), padding="same", activation="relu", name=f"{name}_enc2"
-    )(x)
-    x = layers.MaxPooling2D((2, 2), name=f"{name}_pool1")(enc2)
+    x = layers.Conv2D(32, 3, padding="same", activation="relu", name=f"{name}_conv1")(x)
+    enc2 = layers.Conv2D(32, 3, padding="same", activation="relu", name=f"{name}_enc2")(
+        x
+    )
+    x = layers.MaxPooling2D(2, name=f"{name}_pool1")(enc2)
     return x, enc2
 
 
 def up(x, skip, filters: int, name: str):
     """The block `up`."""
-    x = layers.Conv2DTranspose(filters, (2, 2), strides=(2, 2), name=f"{name}_0")(x)
+    x = layers.Conv2DTranspose(filters, 2, strides=2, name=f"{name}_0")(x)
     x = layers.Concatenate(name=f"{name}_concat1")([x, skip])
-    x = layers.Conv2D(
-        filters, (3, 3), padding="same", activation="relu", name=f"{name}_1"
-    )(x)
-    x = layers.Conv2D(
-        filters, (3, 3), padding="same", activation="relu", name=f"{name}_3"
-    )(x)
+    x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"{name}_1")(
+        x
+    )
+    x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"{name}_3")(
+        x
+    )
     return x
 
 
@@ -50,11 +46,11 @@ def build_model() -> keras.Model:
     inputs = keras.Input(shape=(64, 64, 1), name="input")
     x, down1_enc1 = down(inputs, name="down1")
     x, down2_enc2 = down_2(x, name="down2")
-    x = layers.Conv2D(64, (3, 3), padding="same", activation="relu", name="conv_3")(x)
-    x = layers.Conv2D(64, (3, 3), padding="same", activation="relu", name="conv_4")(x)
+    x = layers.Conv2D(64, 3, padding="same", activation="relu", name="conv_3")(x)
+    x = layers.Conv2D(64, 3, padding="same", activation="relu", name="conv_4")(x)
     x = up(x, down2_enc2, 32, name="up1")
     x = up(x, down1_enc1, 16, name="up2")
-    x = layers.Conv2D(2, (1, 1), activation="softmax", name="conv_9")(x)
+    x = layers.Conv2D(2, 1, activation="softmax", name="conv_9")(x)
     return keras.Model(inputs, x, name="unet_small")
 
 

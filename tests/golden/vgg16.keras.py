@@ -13,50 +13,42 @@ def build_model() -> keras.Model:
     return keras.Sequential(
         [
             keras.Input(shape=(224, 224, 3), name="input"),
+            layers.Conv2D(64, 3, padding="same", activation="relu", name="features_0"),
+            layers.Conv2D(64, 3, padding="same", activation="relu", name="features_2"),
+            layers.MaxPooling2D(2, name="features_4"),
+            layers.Conv2D(128, 3, padding="same", activation="relu", name="features_5"),
+            layers.Conv2D(128, 3, padding="same", activation="relu", name="features_7"),
+            layers.MaxPooling2D(2, name="features_9"),
             layers.Conv2D(
-                64, (3, 3), padding="same", activation="relu", name="features_0"
+                256, 3, padding="same", activation="relu", name="features_10"
             ),
             layers.Conv2D(
-                64, (3, 3), padding="same", activation="relu", name="features_2"
-            ),
-            layers.MaxPooling2D((2, 2), name="features_4"),
-            layers.Conv2D(
-                128, (3, 3), padding="same", activation="relu", name="features_5"
+                256, 3, padding="same", activation="relu", name="features_12"
             ),
             layers.Conv2D(
-                128, (3, 3), padding="same", activation="relu", name="features_7"
+                256, 3, padding="same", activation="relu", name="features_14"
             ),
-            layers.MaxPooling2D((2, 2), name="features_9"),
+            layers.MaxPooling2D(2, name="features_16"),
             layers.Conv2D(
-                256, (3, 3), padding="same", activation="relu", name="features_10"
-            ),
-            layers.Conv2D(
-                256, (3, 3), padding="same", activation="relu", name="features_12"
+                512, 3, padding="same", activation="relu", name="features_17"
             ),
             layers.Conv2D(
-                256, (3, 3), padding="same", activation="relu", name="features_14"
-            ),
-            layers.MaxPooling2D((2, 2), name="features_16"),
-            layers.Conv2D(
-                512, (3, 3), padding="same", activation="relu", name="features_17"
+                512, 3, padding="same", activation="relu", name="features_19"
             ),
             layers.Conv2D(
-                512, (3, 3), padding="same", activation="relu", name="features_19"
+                512, 3, padding="same", activation="relu", name="features_21"
+            ),
+            layers.MaxPooling2D(2, name="features_23"),
+            layers.Conv2D(
+                512, 3, padding="same", activation="relu", name="features_24"
             ),
             layers.Conv2D(
-                512, (3, 3), padding="same", activation="relu", name="features_21"
-            ),
-            layers.MaxPooling2D((2, 2), name="features_23"),
-            layers.Conv2D(
-                512, (3, 3), padding="same", activation="relu", name="features_24"
+                512, 3, padding="same", activation="relu", name="features_26"
             ),
             layers.Conv2D(
-                512, (3, 3), padding="same", activation="relu", name="features_26"
+                512, 3, padding="same", activation="relu", name="features_28"
             ),
-            layers.Conv2D(
-                512, (3, 3), padding="same", activation="relu", name="features_28"
-            ),
-            layers.MaxPooling2D((2, 2), name="features_30"),
+            layers.MaxPooling2D(2, name="features_30"),
             layers.Flatten(name="flatten_1"),
             layers.Dense(4096, activation="relu", name="classifier_0"),
             layers.Dropout(0.5, name="classifier_2"),
