@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from .arith import DOT, MINUS, Axis
 from .errors import Diagnostic
 from .ir import Model, Node
-from .layers import BatchNorm, Conv, Dropout, Flatten, fmt_shape
+from .layers import ACTIVATIONS, BatchNorm, Conv, Dropout, Flatten, Trait, fmt_shape
 from .lessons import lesson
 
 __all__ = ["LINTS", "Lint", "lint", "suppressed"]
@@ -107,6 +107,11 @@ def _activation(node: Node) -> str | None:
     return lesson(node).activation
 
 
+def _applies(node: Node, act: str) -> bool:
+    """An activation statement (``softmax``, ``relu``) applying ``act`` to its input."""
+    return Trait.ELEMENTWISE in node.layer.TRAITS and _activation(node) == act
+
+
 @_rule(
     "W201",
     "softmax before the last layer",
@@ -116,7 +121,7 @@ def _activation(node: Node) -> str | None:
 def _softmax_not_last(model: Model) -> Iterator[Diagnostic]:
     for node in model.nodes:
         users = [model.node(u) for u in model.consumers(node.name)]
-        if _activation(node) == "softmax" and any(_activation(u) != "softmax" for u in users):
+        if _activation(node) == "softmax" and any(not _applies(u, "softmax") for u in users):
             yield _warn(
                 "W201",
                 node,
@@ -132,17 +137,7 @@ def _softmax_not_last(model: Model) -> Iterator[Diagnostic]:
     "the first one made.",
 )
 def _softmax_twice(model: Model) -> Iterator[Diagnostic]:
-    for node in model.nodes:
-        if _activation(node) != "softmax":
-            continue
-        for name in node.inputs:
-            if _activation(model.node(name)) == "softmax":
-                yield _warn(
-                    "W202",
-                    node,
-                    f"softmax is applied twice: {name} already ends with softmax",
-                    "drop one of them",
-                )
+    yield from _twice(model, "W202", ("softmax",))
 
 
 @_rule(
@@ -152,14 +147,20 @@ def _softmax_twice(model: Model) -> Iterator[Diagnostic]:
     "(or, for sigmoid and tanh, squashes again).",
 )
 def _repeated(model: Model) -> Iterator[Diagnostic]:
+    others = tuple(a for a in ACTIVATIONS if a not in ("linear", "softmax"))
+    yield from _twice(model, "W203", others)
+
+
+def _twice(model: Model, code: str, acts: tuple[str, ...]) -> Iterator[Diagnostic]:
+    """An activation statement right after a layer that ends with the same activation."""
     for node in model.nodes:
         act = _activation(node)
-        if act is None or act == "softmax" or lesson(node).params or len(node.inputs) != 1:
+        if act not in acts or not _applies(node, act) or len(node.inputs) != 1:
             continue
         before = model.node(node.inputs[0])
         if _activation(before) == act:
             yield _warn(
-                "W203",
+                code,
                 node,
                 f"{act} is applied twice: {before.name} already ends with {act}",
                 f"drop this {node.keyword}, or the {act} of {before.name}",
@@ -231,7 +232,7 @@ def _most_params(model: Model) -> Iterator[Diagnostic]:
                 node,
                 f"{node.name} holds {node.params:,} of the model's {total:,} parameters "
                 f"({100 * node.params / total:.0f}%)",
-                f"shrink its input ({fmt_shape(node.input_shapes[0])}): `globalpool avg` "
+                f"shrink its {node.input_shapes[0][0]:,} inputs: `globalpool avg` "
                 "instead of flatten, or more pooling before it"
                 if after_flatten
                 else None,

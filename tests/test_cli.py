@@ -101,7 +101,13 @@ def test_exit_codes_and_no_tracebacks(tmp_path) -> None:
 
 
 def test_usage_errors_exit_2() -> None:
-    for args in [(), ("check",), ("frobnicate",), ("summary",), ("summary", "--columns", "x", "a.cnn")]:
+    for args in [
+        (),
+        ("check",),
+        ("frobnicate",),
+        ("summary",),
+        ("summary", "--columns", "x", "a.cnn"),
+    ]:
         r = run(*args)
         assert r.returncode == 2, args
         assert "Traceback" not in r.stderr
