@@ -181,7 +181,8 @@ def _dropout_zero(model: Model) -> Iterator[Diagnostic]:
     "W401",
     "window drops rows or columns",
     "When (size + padding − window) is not a multiple of the stride, the last rows or "
-    "columns of the input are read by no window: `pool max 2` on 7x7 ignores row 7.",
+    "columns of the input are read by no window: `pool max 2` on 7x7 ignores row 7. "
+    "(A stride longer than the window skips rows between windows by design: not reported.)",
 )
 def _dropped(model: Model) -> Iterator[Diagnostic]:
     for node in model.nodes:
@@ -216,8 +217,9 @@ _WHAT = {"height": "row", "width": "column", "length": "position"}
 @_rule(
     "W501",
     "one layer holds most of the parameters",
-    "Typically a dense layer right after flatten: every position of the feature map gets "
-    "a weight per unit. A global pooling (or more pooling) before it shrinks it.",
+    "More than half of the parameters of a model of a million or more in one layer: "
+    "typically a dense layer right after flatten, where every position of the feature map "
+    "gets a weight per unit. A global pooling (or more pooling) before it shrinks it.",
 )
 def _most_params(model: Model) -> Iterator[Diagnostic]:
     total = model.total_params

@@ -118,6 +118,9 @@ def test_help_has_examples() -> None:
     assert r.returncode == 0
     assert "cnndsl check examples/lenet5.cnn" in r.stdout
     assert "exit status" in r.stdout
+    # a pip user has no docs/ directory: --help points at what ships with the package
+    assert "docs/" not in r.stdout
+    assert "cnndsl help" in r.stdout
 
 
 def test_check_and_summary_do_not_import_frameworks() -> None:

@@ -25,10 +25,15 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.cnn"))
 
 
 def _value(expr: str) -> int:
-    """Evaluate a printed step: '·' is times, '−' minus, ',' groups digits."""
-    text = expr.replace("\N{MIDDLE DOT}", "*").replace("\N{MINUS SIGN}", "-").replace(",", "")
-    assert re.fullmatch(r"[\d\s+*/()-]+|max\([\d\s,+*-]+\)[\d\s+*()-]*|[\d\s*+]+max.*", text), text
+    """Evaluate a printed step: '·' is times, '−' minus; max(a, b) as in Python."""
+    text = expr.replace("\N{MIDDLE DOT}", "*").replace("\N{MINUS SIGN}", "-")
+    assert re.fullmatch(r"(?:[\d\s+*/(),-]|max|//)+", text), text
     return int(eval(text, {"__builtins__": {}, "max": max}))
+
+
+def _arithmetic(expr: str) -> bool:
+    """A step that is a sum to check, not words (``16 filters``, ``unchanged``)."""
+    return not re.search(r"[a-z]", expr.replace("max(", ""))
 
 
 def test_every_kind_has_a_lesson() -> None:
@@ -47,7 +52,7 @@ def test_lessons_agree_with_the_checker(path: Path) -> None:
         assert (ls.params.value if ls.params else 0) == node.params, node.name
         assert (ls.macs.value if ls.macs else 0) == node.macs, node.name
         for step in [*ls.shape, ls.params, ls.macs]:
-            if step is not None and not re.search(r"[a-z]", step.expr):
+            if step is not None and _arithmetic(step.expr):
                 assert _value(step.expr) == step.value, (node.name, step)
     text = explain(model, path.read_text())
     assert f"total     {model.total_params:,} params" in text
@@ -86,6 +91,20 @@ def test_explain_by_hand_stride_dilation_and_the_issue_example() -> None:
     rf = fields(m)
     assert rf["conv_2"] == ((7, 1), (7, 1))
     assert rf["pool_1"] == ((8, 2), (8, 2))
+
+
+def test_deconv_and_upsample_by_hand() -> None:
+    """TensorFlow's transposed conv, 'valid': (n - 1)·s + k = 6·2 + 3 = 15 = 7·2 + max(3 - 2, 0);
+    weights 3·3·8·4 + 8 = 296; each output reads ceil(3 / 2) = 2 inputs, half a pixel apart."""
+    m = cnndsl.parse("input 7x7x4\ndeconv 8 3x3 stride=2\nupsample 2")
+    ls = lesson(m.node("deconv_1"))
+    assert ls.out == (15, 15, 8)
+    assert str(ls.shape[0]) == "7·2 + max(3 − 2, 0) = 15"
+    assert _value(ls.shape[0].expr) == 15
+    assert ls.params is not None and ls.params.value == 296
+    rf = fields(m)
+    assert rf["deconv_1"] == ((2, Fraction(1, 2)), (2, Fraction(1, 2)))
+    assert rf["upsample_1"] == ((2, Fraction(1, 4)), (2, Fraction(1, 4)))
 
 
 def test_explain_cli_layer(capsys: pytest.CaptureFixture[str]) -> None:
