@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import os
+from collections.abc import Iterable
 from typing import BinaryIO
 
 from .check import check as _check
@@ -31,6 +32,7 @@ __all__ = [
     "Node",
     "Span",
     "Weight",
+    "lint",
     "load",
     "parse",
 ]
@@ -56,6 +58,15 @@ def parse(text: str, filename: str = "<string>") -> Model:
     finally:
         if gc_was_enabled:
             gc.enable()
+
+
+def lint(model: Model, source: str = "", ignore: Iterable[str] = ()) -> list[Diagnostic]:
+    """The model's warnings (severity ``"warning"``, each with a stable ``code`` such as
+    ``W401``: docs/lints.md); ``source``, the model's text, is read for
+    ``# cnndsl: ignore[CODE]`` comments, ``ignore`` lists codes to leave out."""
+    from .lints import lint as _lint
+
+    return _lint(model, source, ignore)
 
 
 def load(path: str | os.PathLike[str]) -> Model:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import functools
 from typing import Any, NamedTuple, Protocol
 
+from .advice import channels_hint, missing_choice, misused_keyword, spaced_size, tuple_as_size
 from .errors import Note, Span
-from .layers import REGISTRY, Entry, Layer, LayerError, OptSpec
-from .options import NameT, OptionError, did_you_mean
+from .layers import REGISTRY, Entry, Layer, LayerError, OptSpec, Shape
+from .options import NameT, OptionError, SizeT, did_you_mean
 from .syntax import Option, Statement, Value
 
 NAME = NameT()
@@ -51,11 +52,25 @@ def _keyword_for(cls: type[Layer], preset: tuple[tuple[str, Any], ...]) -> str |
     return next((k for k, e in REGISTRY.items() if e.cls is cls and e.preset == preset), None)
 
 
+def _converts(spec: OptSpec, v: Value) -> bool:
+    try:
+        spec.type.convert(v)
+    except OptionError:
+        return False
+    return True
+
+
 def report_layer_error(
-    error: Report, st: Statement, exc: LayerError, spans: dict[str, Span]
+    error: Report,
+    st: Statement,
+    exc: LayerError,
+    spans: dict[str, Span],
+    model_input: Shape | None = None,
 ) -> None:
-    """Point at the option the layer complains about, or at its keyword."""
-    error(exc.message, spans.get(exc.field or "", st.keyword_span), exc.hint)
+    """Point at the option the layer complains about, or at its keyword; a window that
+    does not fit a channels-first input says so (``model_input``: the input's shape)."""
+    hint = channels_hint(exc.field, model_input, exc.hint)
+    error(exc.message, spans.get(exc.field or "", st.keyword_span), hint)
 
 
 class Binding:
@@ -84,6 +99,10 @@ class Binding:
 
         ``names`` are the node names taken so far; this statement's name joins them.
         """
+        misused = misused_keyword(self.st)
+        if misused is not None:
+            self.error(misused[0], self.st.keyword_span, misused[1])
+            return None
         self.positionals(self.merge_refs())
         for o in self.st.options:
             self.option(o)
@@ -128,10 +147,31 @@ class Binding:
             if target is not None:
                 self.convert(target, v, v.span)
                 continue
+            if self.spaced_size(v, pending):
+                continue
             self.positional_error(v, pending[-1] if pending else None)
             self.ok = False
             if v.kind == "name" and v.value in self.specs and pending:
                 pending.pop()  # `stride 2` meant `stride=2`: one error, not two
+
+    def spaced_size(self, v: Value, pending: list[Value]) -> bool:
+        """``input 28 28 1``: a size written with spaces, reported once as ``28x28x1``
+        (the integers after it are consumed too)."""
+        given = self.given_size()
+        if given is None or given.kind != "int" or v.kind != "int":
+            return False
+        run = [v]
+        while pending and pending[-1].kind == "int":
+            run.append(pending.pop())
+        message, span, hint = spaced_size(self.st, given, run)
+        self.fail(message, span, hint)
+        return True
+
+    def given_size(self) -> Value | None:
+        """The value given to this kind's size option (kernel, shape...), if any."""
+        size = next((s for s in _positional(self.entry) if isinstance(s.type, SizeT)), None)
+        where = self.spans.get(size.name) if size else None
+        return next((a for a in self.st.args if a.span == where), None)
 
     def free_slot(self, v: Value) -> OptSpec | None:
         return next(
@@ -179,16 +219,27 @@ class Binding:
                 msg = f"{spec.name} {msg}"
             elif not msg.startswith("unknown"):
                 msg = f"{spec.name}: {msg}"
-            self.error(msg, (exc.value or v).span, exc.hint)
+            self.error(msg, (exc.value or v).span, exc.hint or self.other_option(spec, v))
+
+    def other_option(self, spec: OptSpec, v: Value) -> str | None:
+        """``padding=1``: the value fits a sibling option of a similar name (``pad=1``)."""
+        for other in self.specs.values():
+            near = other.name.startswith(spec.name) or spec.name.startswith(other.name)
+            if other is not spec and near and _converts(other, v):
+                return f"write {other.name}={v.text()}: {spec.name} takes {spec.type.describe()}"
+        return None
 
     def require(self) -> None:
         missing = [s for s in self.specs.values() if s.required and s.name not in self.values]
         if missing:
             what = " and ".join(f"{s.name} ({s.type.describe()})" for s in missing)
+            choices = getattr(missing[0].type, "choices", ())
             self.fail(
                 f"{self.kw} needs {what}",
                 self.st.keyword_span,
-                hint=f"for example: {self.entry.cls.EXAMPLE}",
+                hint=missing_choice(self.st, choices)
+                if len(missing) == 1 and choices
+                else f"for example: {self.entry.cls.EXAMPLE}",
             )
 
     def build(self) -> Layer | None:
@@ -292,6 +343,11 @@ class Binding:
 
     def stray_value(self, v: Value) -> None:
         free = _positional(self.entry)
+        size_free = any(isinstance(s.type, SizeT) and s.name not in self.values for s in free)
+        fix = tuple_as_size(self.st, v, size_free)
+        if fix is not None:
+            self.error(fix[0], v.span, fix[1])
+            return
         if not free:
             self.error(
                 f"{self.kw} takes no positional values; {v.text()} is unexpected",

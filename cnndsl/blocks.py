@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .advice import paren_call
 from .binding import Report
 from .errors import Note
 from .ir import Node
@@ -186,6 +187,10 @@ class Blocks:
             return None
         if len(calls) >= MAX_DEPTH:
             self.checker.stop(f"blocks nest more than {MAX_DEPTH} deep", st.keyword_span)
+        called = paren_call(st, st.keyword)  # vgg(32): one error, not one per statement
+        if called is not None:
+            self.error(called[0], st.args[0].span, called[1])
+            return None
         st, label = _split_label(st, params)
         env = self.arguments(st, params)
         if env is None or definition.body is None or self.too_deep(env):

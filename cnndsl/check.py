@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import NoReturn
 
+from .advice import framework_word
 from .binding import NAME, Binding, Bound, report_layer_error
 from .errors import CnnDslError, Diagnostic, Note, Span
 from .ir import Model, Node
@@ -274,7 +275,7 @@ class Checker(NodeNames):
         if (st.keyword_span, message) in self.reported:
             return  # in a repeated body: the hint is the costly part
         words = [*_keywords(), *STRUCTURES, *self.structures.blocks]
-        hint = did_you_mean(st.keyword, words)
+        hint = framework_word(st) or did_you_mean(st.keyword, words)
         if hint is None:
             hint = "layers: " + ", ".join(sorted(_keywords()))
             if self.structures.blocks:
@@ -319,7 +320,8 @@ class Checker(NodeNames):
                 keyword,
             )
         except LayerError as exc:
-            report_layer_error(self.error, st, exc, spans)
+            shape = self.nodes[0].shape if self.nodes else None
+            report_layer_error(self.error, st, exc, spans, shape)
             return None
         if not self.fits_limits(st, built, keyword):
             return None

@@ -51,10 +51,19 @@ class Diagnostic:
     span: Span | None
     hint: str | None = None
     notes: tuple[Note, ...] = ()
+    #: "error", or "warning" for a lint (cnndsl.lints), which has a stable ``code``
+    severity: str = "error"
+    code: str | None = None
+
+    @property
+    def label(self) -> str:
+        """``error``, or ``warning[W401]``: what the rendered line says after the place."""
+        return f"{self.severity}[{self.code}]" if self.code else self.severity
 
     def to_dict(self) -> dict[str, object]:
         return {
-            "severity": "error",
+            "severity": self.severity,
+            "code": self.code,
             "message": self.message,
             "span": self.span.to_dict() if self.span else None,
             "hint": self.hint,
@@ -150,7 +159,7 @@ def render_diagnostic(diag: Diagnostic, filename: str, lines: list[str]) -> str:
     goes through :func:`printable`: an error must not be able to drive the terminal."""
     filename = printable(filename)
     where = f"{filename}:{diag.span.line}:{diag.span.column}" if diag.span else filename
-    out = [f"{where}: error: {printable(diag.message)}"]
+    out = [f"{where}: {diag.label}: {printable(diag.message)}"]
     if diag.span:
         out += _excerpt(diag.span, lines)
     for note in diag.notes:

@@ -8,6 +8,7 @@ torchinfo's ``depth`` folds modules. Rows are named by their path (``layer1.0``)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .errors import printable
@@ -24,10 +25,14 @@ class Row:
     macs: int
     line: int
     inputs: str
+    extra: tuple[str, ...] = ()
 
 
-def rows(model: Model, depth: int | None) -> list[Row]:
-    """One row per node, or per scope folded at ``depth``."""
+# complex: a row per node or per folded scope, each with its name, kind and extra cells
+def rows(model: Model, depth: int | None, columns: Sequence[str] = ()) -> list[Row]:
+    """One row per node, or per scope folded at ``depth``; ``columns`` of cnndsl.columns."""
+    from .columns import cells
+
     out: list[Row] = []
     keys: list[tuple[str, ...]] = []
     for i, n in enumerate(model.nodes):
@@ -42,13 +47,16 @@ def rows(model: Model, depth: int | None) -> list[Row]:
             continue
         chained = n.inputs == ((model.nodes[i - 1].name,) if i else ())
         inputs = "" if chained or depth is not None else " + ".join(n.inputs)
+        extra = cells(n, columns)
         if len(key) < len(n.path):  # a folded scope
             frame = n.scope[len(key) - 1]
             name, kind = "  " * (len(key) - 1) + ".".join(key), frame.block or "stage"
+            extra = ("",) * len(columns)
         else:
             name = n.name if depth is None else "  " * (len(key) - 1) + ".".join(key)
             kind = n.keyword
-        out.append(Row(name, kind, fmt_shape(n.shape), n.params, n.macs, n.span.line, inputs))
+        shape = fmt_shape(n.shape)
+        out.append(Row(name, kind, shape, n.params, n.macs, n.span.line, inputs, extra))
         keys.append(key)
     return out
 
@@ -60,17 +68,22 @@ def _key(n: Node, depth: int | None) -> tuple[str, ...]:
 
 
 # complex: one table: widths, alignment, the totals under it
-def summary(model: Model, depth: int | None = None) -> str:
-    header: tuple[str, ...] = ("Layer", "Kind", "Output shape", "Params", "MACs", "Line", "Inputs")
+def summary(model: Model, depth: int | None = None, columns: Sequence[str] = ()) -> str:
+    from .columns import COLUMNS
+
+    extra = tuple(COLUMNS[c][0] for c in columns)
+    header: tuple[str, ...] = ("Layer", "Kind", "Output shape", *extra, "Params", "MACs", "Line")
+    header = (*header, "Inputs")
     table = [
-        (r.name, r.kind, r.shape, f"{r.params:,}", f"{r.macs:,}", str(r.line), r.inputs)
-        for r in rows(model, depth)
+        (r.name, r.kind, r.shape, *r.extra, f"{r.params:,}", f"{r.macs:,}", str(r.line), r.inputs)
+        for r in rows(model, depth, columns)
     ]
     if all(not r[-1] for r in table):  # a chain: no Inputs column at all
         header = header[:-1]
         table = [r[:-1] for r in table]
     widths = [max(len(r[i]) for r in [header, *table]) for i in range(len(header))]
-    right = {3, 4, 5}
+    first = 3 + len(columns)
+    right = {first, first + 1, first + 2}
 
     def line(cells: tuple[str, ...]) -> str:
         parts = [

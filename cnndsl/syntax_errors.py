@@ -65,7 +65,6 @@ SYNTAX_ERRORS: dict[str, SyntaxCase] = {
             ", conv",
             ") conv",
             "] conv",
-            "} conv",
             "{ conv 8 3x3 }",
         ),
         "a statement starts with a layer name, found {found}",
@@ -130,6 +129,9 @@ def recover(text: str, parse: Parse) -> tuple[list[Statement | None], list[Diagn
         if len(diags) >= MAX_ERRORS:
             statements.append(None)
             break
+        if isinstance(chunk, Stray):  # a brace too many: the statements around it stand
+            diags.append(chunk.diagnostic)
+            continue
         if isinstance(chunk, Diagnostic):
             diags.append(chunk)
             statements.append(None)
@@ -170,6 +172,7 @@ def diagnose(exc: UnexpectedInput, piece: str, parse: Parse, line: int, col: int
         case = SYNTAX_ERRORS[_label(exc, parse)]
         expected = set(exc.expected) - {"$END"} if tok.type != "$END" else set(exc.expected)
         message = case.message.format(found=_found(tok), expected=_expected(expected))
+        message = message.removesuffix("; expected ")  # nothing could follow here
         diag = Diagnostic(message, _token_span(tok, piece), case.hint)
     return _shift_diagnostic(diag, line - 1, col - 1)
 
@@ -222,6 +225,24 @@ def _expected(names: set[str]) -> str:
     return ", ".join(words[:-1]) + " or " + words[-1]
 
 
+#: a size written with a multiplication sign: 3×3, 3 * 3, 28×28×1
+_SIZE_TYPO = re.compile(r"\d+(?:\s*[×✕✖⨯*]\s*\d+)+")
+
+
+def _size_typo(exc: UnexpectedCharacters, piece: str, pos: int) -> Diagnostic | None:
+    """``3×3`` or ``3 * 3``: a size with a multiplication sign for the letter x."""
+    size = next((m for m in _SIZE_TYPO.finditer(piece) if m.start() <= pos < m.end()), None)
+    if size is None:
+        return None
+    fixed = re.sub(r"\s*[^\d\s]\s*", "x", size.group(0))
+    start = exc.column - (pos - size.start())
+    return Diagnostic(
+        f"'{size.group(0)}' is not a size: sizes are written with the letter x",
+        Span(exc.line, start, exc.line, start + len(size.group(0))),
+        hint=f"write {fixed}",
+    )
+
+
 def _bad_characters(exc: UnexpectedCharacters, piece: str) -> Diagnostic:
     """A character no token starts with, or a number run into letters (``3x3relu``)."""
     pos = exc.pos_in_stream or 0
@@ -236,6 +257,9 @@ def _bad_characters(exc: UnexpectedCharacters, piece: str) -> Diagnostic:
         )
     ch = exc.char
     hint = None
+    typo = _size_typo(exc, piece, pos)
+    if typo is not None:
+        return typo
     if not ch.isascii():
         hint = "names use ASCII letters, digits and '_'"
     elif ch in "\"'":
@@ -264,7 +288,7 @@ _MARKS = re.compile(r"#[^\n]*|[;\n()\[\]{}]")  # comments, separators, brackets
 _CLOSER_OF = {"(": ")", "[": "]", "{": "}"}
 
 
-def _chunks(text: str) -> Iterator[tuple[int, int, str] | Diagnostic]:
+def _chunks(text: str) -> Iterator[tuple[int, int, str] | Diagnostic | Stray]:
     """Split at top-level ';' and newlines, as the grammar does, keeping positions.
 
     Yields ``(line, column, text)`` for each statement, or a Diagnostic for a
@@ -279,6 +303,10 @@ def _chunks(text: str) -> Iterator[tuple[int, int, str] | Diagnostic]:
             opened.append(m.start())
         elif mark in (")", "]", "}") and opened:
             opened.pop()
+        elif mark == "}":  # closes nothing: report it alone, read the rest without it
+            yield from _statement(text, start, m.start(), newlines)
+            yield _stray_brace(newlines, m.start())
+            start = m.end()
         elif mark in (";", "\n") and not opened:
             yield from _statement(text, start, m.start(), newlines)
             start = m.end()
@@ -291,6 +319,23 @@ def _chunks(text: str) -> Iterator[tuple[int, int, str] | Diagnostic]:
         f"'{bracket}' is never closed",
         Span(line, col, line, col + 1),
         hint=f"add the matching '{_CLOSER_OF[bracket]}'",
+    )
+
+
+class Stray(NamedTuple):
+    """A closing brace that closes nothing."""
+
+    diagnostic: Diagnostic
+
+
+def _stray_brace(newlines: list[int], offset: int) -> Stray:
+    line, col = _position(newlines, offset)
+    return Stray(
+        Diagnostic(
+            "this '}' closes no '{'",
+            Span(line, col, line, col + 1),
+            hint="delete it, or add the '{' it should close",
+        )
     )
 
 

@@ -101,7 +101,13 @@ def test_exit_codes_and_no_tracebacks(tmp_path) -> None:
 
 
 def test_usage_errors_exit_2() -> None:
-    for args in [(), ("check",), ("frobnicate",), ("summary", "a.cnn", "b.cnn")]:
+    for args in [
+        (),
+        ("check",),
+        ("frobnicate",),
+        ("summary",),
+        ("summary", "--columns", "x", "a.cnn"),
+    ]:
         r = run(*args)
         assert r.returncode == 2, args
         assert "Traceback" not in r.stderr
@@ -112,6 +118,9 @@ def test_help_has_examples() -> None:
     assert r.returncode == 0
     assert "cnndsl check examples/lenet5.cnn" in r.stdout
     assert "exit status" in r.stdout
+    # a pip user has no docs/ directory: --help points at what ships with the package
+    assert "docs/" not in r.stdout
+    assert "cnndsl help" in r.stdout
 
 
 def test_check_and_summary_do_not_import_frameworks() -> None:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from .. import __version__
-from . import build, inspect, run, verify, weights
+from . import build, inspect, run, teach, verify, weights
 from .build import cmd_compile
 from .common import EXIT_MODEL, EXIT_OK, EXIT_USAGE
 from .inspect import CHECK_SCHEMA, cmd_check, cmd_summary
@@ -46,6 +46,7 @@ examples:
   cnndsl check examples/lenet5.cnn            one line per file: ok, shapes, parameters
   cnndsl check models/*.cnn --json            machine-readable, schema cnndsl.check/1
   cnndsl summary examples/vgg16.cnn           layer table: output shapes, params, MACs
+  cnndsl explain examples/lenet5.cnn          the arithmetic of every layer
   echo 'input 8x8x1; conv 4 3x3' | cnndsl summary -
   cnndsl compile examples/lenet5.cnn --target pytorch -o lenet5.py
   cnndsl run examples/edge_detect.cnn --input examples/shapes.png --feature-maps out/
@@ -53,7 +54,7 @@ examples:
   cnndsl verify examples/lenet5.cnn           NumPy, Keras and PyTorch agree?
 
 exit status: 0 ok, 1 an error in a model, 2 wrong usage.
-docs: docs/language.md (the language), docs/json.md (the JSON schemas)
+reference: cnndsl help (layers and their options: cnndsl help conv; warnings: cnndsl help lints)
 """
 
 
@@ -78,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"cnndsl {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for group in (inspect, build, run, verify, weights):
+    for group in (inspect, teach, build, run, verify, weights):
         group.add_parsers(sub)
     return p
 

@@ -13,7 +13,7 @@ import sys
 from .. import parse
 from ..errors import CnnDslError
 from ..ir import Model
-from .common import EXIT_OK, EXIT_USAGE, Subparsers, cannot_write, read, report
+from .common import EXIT_OK, EXIT_USAGE, Subparsers, cannot_write, read, report, target
 
 
 def add_parsers(sub: Subparsers) -> None:
@@ -28,7 +28,13 @@ def add_parsers(sub: Subparsers) -> None:
         "         cnndsl compile examples/lenet5.cnn --target onnx -o lenet5.onnx",
     )
     co.add_argument("model", metavar="MODEL", nargs="?", help="model file ('-' reads stdin)")
-    co.add_argument("--target", "-t", choices=["keras", "pytorch", "onnx"], help="what to generate")
+    co.add_argument(
+        "--target",
+        "-t",
+        type=target,
+        choices=["keras", "pytorch", "onnx"],
+        help="what to generate (torch: pytorch)",
+    )
     co.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     co.add_argument("--list-targets", action="store_true", help="list the targets and exit")
     co.add_argument("--weights", "-w", metavar="W.npz", help="onnx: canonical weights to embed")

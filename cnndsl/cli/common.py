@@ -104,8 +104,23 @@ def weights_for(args: argparse.Namespace, model: Model, probe: bool = False) -> 
     return (probe_weights if probe else init_weights)(model, args.seed)
 
 
-def weights_source(args: argparse.Namespace, probe: bool = False) -> str:
-    """Where the weights came from, as the output names it."""
+def weights_source(
+    args: argparse.Namespace, probe: bool = False, model: Model | None = None
+) -> str:
+    """Where the weights came from, as the output names it: the file, the seed, or (for a
+    run of a ``model`` whose every weight is written in its source) the source itself."""
+    if args.weights:
+        return str(args.weights)
+    fixed = model is not None and all(w.literal is not None for n in model.nodes for w in n.weights)
+    if fixed and not probe:
+        return "the weights written in the model"
     what = "probe weights" if probe else "seeded weights"
-    source: str = args.weights or f"{what} (seed {args.seed})"
-    return source
+    return f"{what} (seed {args.seed})"
+
+
+def target(text: str) -> str:
+    """An argparse type for --target: ``torch`` (the extra's name) is ``pytorch``."""
+    return TARGET_ALIASES.get(text, text)
+
+
+TARGET_ALIASES = {"torch": "pytorch", "tf": "keras", "tensorflow": "keras"}

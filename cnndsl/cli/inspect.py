@@ -7,14 +7,16 @@ neither NumPy nor jinja2: the parser and the standard library only.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from typing import Any
 
-from ..errors import CnnDslError, printable
+from ..columns import COLUMNS, summary
+from ..errors import CnnDslError, Diagnostic, printable, render_diagnostic
 from ..ir import Model
 from ..jsonout import strict_json
 from ..layers import fmt_shape
-from .common import EXIT_MODEL, EXIT_OK, Subparsers, load, report
+from .common import EXIT_MODEL, EXIT_OK, EXIT_USAGE, Subparsers, load, load_with_source, report
 
 CHECK_SCHEMA = "cnndsl.check/1"
 
@@ -28,6 +30,7 @@ def add_parsers(sub: Subparsers) -> None:
     )
     c.add_argument("files", nargs="+", metavar="FILE", help="model files ('-' reads stdin)")
     c.add_argument("--json", action="store_true", help=f"print JSON ({CHECK_SCHEMA})")
+    add_lint_options(c)
     c.set_defaults(func=cmd_check)
 
     s = sub.add_parser(
@@ -37,7 +40,7 @@ def add_parsers(sub: Subparsers) -> None:
         "shape, parameters and multiply-accumulates, then the totals.",
         epilog="example: cnndsl summary examples/lenet5.cnn",
     )
-    s.add_argument("file", metavar="FILE", help="model file ('-' reads stdin)")
+    s.add_argument("files", nargs="+", metavar="FILE", help="model files ('-' reads stdin)")
     s.add_argument("--json", action="store_true", help="print the model as JSON (cnndsl.model/1)")
     s.add_argument(
         "--depth",
@@ -45,6 +48,13 @@ def add_parsers(sub: Subparsers) -> None:
         metavar="N",
         help="fold block instances and stages nested deeper than N into one row each "
         "(1: the model's top level), like torchinfo's depth",
+    )
+    s.add_argument(
+        "--columns",
+        type=_columns,
+        default=[],
+        metavar="COLS",
+        help="extra columns, comma-separated: " + ", ".join(COLUMNS),
     )
     s.set_defaults(func=cmd_summary)
 
@@ -59,18 +69,55 @@ def _depth(text: str) -> int:
     return n
 
 
+def _columns(text: str) -> list[str]:
+    """An argparse type: ``kernel,stride``, each a key of COLUMNS."""
+    names = [c.strip() for c in text.split(",") if c.strip()]
+    bad = [c for c in names if c not in COLUMNS]
+    if bad:
+        raise argparse.ArgumentTypeError(f"no column {bad[0]!r}; columns: {', '.join(COLUMNS)}")
+    return names
+
+
+def add_lint_options(p: argparse.ArgumentParser) -> None:
+    """--ignore and --strict: which warnings (cnndsl.lints) to show, and how."""
+    p.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="do not report this warning (W401; repeat it, or W401,W501); "
+        "`cnndsl help lints` lists them",
+    )
+    p.add_argument("--strict", action="store_true", help="treat warnings as errors (exit 1)")
+
+
+def _codes(args: argparse.Namespace) -> list[str]:
+    return [c.strip() for arg in args.ignore for c in arg.split(",") if c.strip()]
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """Check every file, even after a bad one: one run reports all of them."""
-    results = [_check_file(path, args.json) for path in args.files]
+    from ..lints import LINTS
+
+    unknown = [c for c in _codes(args) if c.upper() not in LINTS]
+    if unknown:
+        print(f"cnndsl check: error: --ignore {unknown[0]}: no such warning", file=sys.stderr)
+        print("try 'cnndsl help lints'", file=sys.stderr)
+        return EXIT_USAGE
+    results = [_check_file(path, args) for path in args.files]
     if args.json:
         print(strict_json({"schema": CHECK_SCHEMA, "files": results}))
     return EXIT_OK if all(r["ok"] for r in results) else EXIT_MODEL
 
 
-def _check_file(path: str, as_json: bool) -> dict[str, Any]:
+def _check_file(path: str, args: argparse.Namespace) -> dict[str, Any]:
     """Check one file; print its line (text mode) and return its JSON entry."""
+    as_json = args.json
     try:
-        model = load(path)
+        model, source = load_with_source(path)
+        warnings = _warnings(model, source, args)
+        if args.strict and warnings:
+            raise CnnDslError(warnings, model.filename, source)
     except CnnDslError as err:
         if as_json:
             return {"ok": False, **err.to_dict()}
@@ -79,14 +126,29 @@ def _check_file(path: str, as_json: bool) -> dict[str, Any]:
         print(f"{printable(err.filename)}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
         return {"ok": False}
     if as_json:
-        return _check_entry(model)
+        return {**_check_entry(model), "warnings": [w.to_dict() for w in warnings]}
+    lines = source.splitlines()
+    for w in warnings:
+        print(render_diagnostic(w, model.filename, lines), file=sys.stderr)
+    n = len(warnings)
     print(
         f"{printable(model.filename)}: ok: {model.name}, {fmt_shape(model.input_shape)} -> "
         f"{fmt_shape(model.output_shape)}, {model.total_params:,} params "
         f"({model.trainable_params:,} trainable, "
         f"{model.non_trainable_params:,} non-trainable)"
+        + (f", {n} warning{'s' * (n != 1)}" if n else "")
     )
     return {"ok": True}
+
+
+def _warnings(model: Model, source: str, args: argparse.Namespace) -> list[Diagnostic]:
+    """The model's lints, minus the ignored ones; errors under --strict."""
+    from ..lints import lint
+
+    found = lint(model, source, _codes(args))
+    if args.strict:
+        return [dataclasses.replace(w, severity="error") for w in found]
+    return found
 
 
 def _check_entry(model: Model) -> dict[str, Any]:
@@ -108,9 +170,19 @@ def _check_entry(model: Model) -> dict[str, Any]:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    """One model's layer table; with --json, errors are JSON too, for tools that read stdout."""
+    """Each model's layer table, a blank line apart; with --json, one document per file
+    (errors as JSON too, for tools that read stdout). Exit 1 if any file has errors."""
+    status = EXIT_OK
+    for i, path in enumerate(args.files):
+        if i and not args.json:
+            print()
+        status = max(status, _summary_file(path, args))
+    return status
+
+
+def _summary_file(path: str, args: argparse.Namespace) -> int:
     try:
-        model = load(args.file)
+        model = load(path)
     except CnnDslError as err:
         if not args.json:
             return report(err)
@@ -119,5 +191,5 @@ def cmd_summary(args: argparse.Namespace) -> int:
     if args.json:
         print(strict_json(model.to_dict()))
     else:
-        print(model.summary(args.depth))
+        print(summary(model, args.columns, args.depth))
     return EXIT_OK

@@ -7,6 +7,7 @@ NumPy and the interpreter are imported inside the functions, never at module lev
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -140,7 +141,7 @@ def _print_run_json(args: argparse.Namespace, r: _Run, top: Top5 | None) -> None
     doc = {
         "schema": "cnndsl.run/1",
         "model": r.model.name,
-        "weights": weights_source(args),
+        "weights": weights_source(args, model=r.model),
         "input": {"file": args.input, "shape": list(r.x.shape), "notes": r.notes},
         "output_shape": list(r.y.shape),
         "outputs": r.y.tolist(),
@@ -156,7 +157,7 @@ def _print_run_text(args: argparse.Namespace, r: _Run, top: Top5 | None) -> None
     x, y = r.x, r.y
     print(
         f"{r.model.name}: input {args.input} ({fmt_shape(x.shape[1:])}, batch {x.shape[0]}), "
-        f"{weights_source(args)}"
+        f"{weights_source(args, model=r.model)}"
     )
     for note in r.notes:
         print(f"  note: {note}")
@@ -167,7 +168,7 @@ def _print_run_text(args: argparse.Namespace, r: _Run, top: Top5 | None) -> None
     if len(y) > SHOWN:
         print(f"  ... {len(y) - SHOWN} more samples (use --json for all)")
     if r.maps:
-        print(f"feature maps: {len(r.maps)} PNG files in {args.feature_maps}/")
+        print(f"feature maps: {len(r.maps)} PNG files in {os.path.join(args.feature_maps, '')}")
 
 
 def _sample_line(i: int, row: npt.NDArray[Any], top: Top5 | None) -> str:

@@ -23,6 +23,7 @@ from .common import (
     load_with_source,
     report,
     seed,
+    target,
 )
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def add_parsers(sub: Subparsers) -> None:
     )
     ex.add_argument("weights", metavar="W.npz", help="canonical weights")
     ex.add_argument("--model", "-m", required=True, metavar="MODEL", help="model file")
-    ex.add_argument("--target", "-t", required=True, choices=["keras", "pytorch"])
+    ex.add_argument("--target", "-t", required=True, type=target, choices=["keras", "pytorch"])
     ex.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write")
     add_memory_option(ex)
     ex.set_defaults(func=cmd_export_weights)
@@ -56,7 +57,7 @@ def add_parsers(sub: Subparsers) -> None:
     )
     im.add_argument("file", metavar="FILE", help="the framework's weight file")
     im.add_argument("--model", "-m", required=True, metavar="MODEL", help="model file")
-    im.add_argument("--source", "-s", required=True, choices=["keras", "pytorch"])
+    im.add_argument("--source", "-s", required=True, type=target, choices=["keras", "pytorch"])
     im.add_argument("-o", "--output", required=True, metavar="W.npz", help="file to write")
     add_memory_option(im)
     im.set_defaults(func=cmd_import_weights)

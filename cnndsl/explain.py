@@ -1,0 +1,106 @@
+"""``cnndsl explain``: the arithmetic of a checked model, layer by layer.
+
+For each node: the statement, the output shape worked out axis by axis, the parameter
+count, the multiply-accumulates, and the receptive field with its jump (the distance, in
+input pixels, between the centres of two neighbouring outputs). The numbers come from
+:mod:`cnndsl.lessons`, one entry per layer kind.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from .arith import MINUS, Field, Lesson, Step
+from .ir import Model, Node
+from .layers import fmt_shape
+from .lessons import lesson
+
+__all__ = ["explain", "fields"]
+
+
+def fields(model: Model) -> dict[str, Field]:
+    """Each node's receptive field and jump per spatial axis (None: the whole input).
+
+    Where paths meet (add, concat), the widest field of the inputs is kept."""
+    out: dict[str, Field] = {}
+    for node in model.nodes:
+        if not node.inputs:
+            spatial = len(node.shape) - 1
+            one = Fraction(1)
+            out[node.name] = ((one, one),) * spatial if spatial else None
+            continue
+        out[node.name] = lesson(node).grow(_widest([out[i] for i in node.inputs]))
+    return out
+
+
+def _widest(inputs: list[Field]) -> Field:
+    if any(f is None for f in inputs):
+        return None
+    known = [f for f in inputs if f is not None]
+    return tuple(max(axes) for axes in zip(*known))
+
+
+def _num(x: Fraction) -> str:
+    return str(x.numerator) if x.denominator == 1 else f"{x.numerator}/{x.denominator}"
+
+
+def _field_line(before: Field, after: Field, ls: Lesson) -> str:
+    if after is None:
+        return "the whole input" if before is not None else "the whole input (as before)"
+    size = "x".join(_num(rf) for rf, _ in after)
+    jump = "x".join(_num(j) for _, j in after)
+    grew = [
+        f"{_num(rf0)} + ({a.span} {MINUS} 1){'·'}{_num(j0)} = {_num(rf1)}"
+        for (rf0, j0), (rf1, _), a in zip(before or (), after, ls.window)
+        if a.span > 1
+    ]
+    how = f"   ({'; '.join(dict.fromkeys(grew))})" if grew else ""
+    return f"{size} pixels, jump {jump}{how}"
+
+
+def _statement(node: Node, lines: list[str]) -> str:
+    n = node.span.line
+    if 1 <= n <= len(lines):
+        return lines[n - 1].split("#", 1)[0].strip()
+    return node.keyword
+
+
+def explain_node(node: Node, before: Field, after: Field, lines: list[str]) -> list[str]:
+    """The lines of one node: header, shape, params, MACs, receptive field."""
+    ls = lesson(node)
+    ins = " + ".join(fmt_shape(s) for s in node.input_shapes) or "—"
+    out = [
+        f"{node.name}  ({node.keyword}, line {node.span.line})  {_statement(node, lines)}",
+        f"  shape     {ins} -> {fmt_shape(ls.out)}",
+    ]
+    out += [
+        f"    {s.label:<9} {s}" if _is_sum(s) else f"    {s.label:<9} {s.expr}" for s in ls.shape
+    ]
+    out.append(f"  params    {ls.params}" if ls.params else "  params    0")
+    out.append(f"  MACs      {ls.macs}" if ls.macs else "  MACs      0")
+    out.append(f"  field     {_field_line(before, after, ls)}")
+    if ls.note:
+        out.append(f"  note      {ls.note}")
+    return out
+
+
+def _is_sum(s: Step) -> bool:
+    return any(ch.isdigit() for ch in s.expr) and not any(ch.isalpha() for ch in s.expr)
+
+
+def explain(model: Model, source: str = "", layer: str | None = None) -> str:
+    """The whole model (or the one ``layer``), as ``cnndsl explain`` prints it.
+
+    Raises KeyError naming the layer when there is none of that name."""
+    lines = source.splitlines()
+    fs = fields(model)
+    nodes = [model.node(layer)] if layer is not None else list(model.nodes)
+    blocks = []
+    for node in nodes:
+        before = _widest([fs[i] for i in node.inputs]) if node.inputs else fs[node.name]
+        blocks.append("\n".join(explain_node(node, before, fs[node.name], lines)))
+    if layer is None:
+        blocks.append(
+            f"total     {model.total_params:,} params, {model.total_macs:,} MACs per sample"
+        )
+    return "\n\n".join(blocks)
