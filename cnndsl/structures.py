@@ -107,6 +107,21 @@ class Structures(Blocks):
     def repeat(self, st: Statement, current: Node | None, env: Env, calls: Calls) -> Node | None:
         """`repeat N { body }`: the body N times over; with `name=P`, the block instance or
         stage of the i-th run is labelled P1, P2... (torchvision's `denselayer1`)."""
+        parts = self.repeat_parts(st)
+        if parts is None:
+            return None
+        n, label = parts
+        scope = self.checker.scope
+        saved = scope.pending
+        for i in range(n):
+            scope.pending = f"{label}{i + 1}" if label is not None else saved
+            current = self.checker.seq(st.body or (), current, env, calls)
+        scope.pending = saved
+        return current
+
+    # complex: each part of the statement checked in turn, with its own message
+    def repeat_parts(self, st: Statement) -> tuple[int, str | None] | None:
+        """N and the label of `repeat N name=P { ... }`; None after an error."""
         label = label_of(st)
         options_ok = all(o.key == "name" for o in st.options) and len(st.options) <= 1
         if st.body is None or not options_ok or len(st.args) != 1 or st.args[0].kind != "int":
@@ -121,13 +136,7 @@ class Structures(Blocks):
                 f"repeat count must be between 0 and {MAX_REPEAT:,}, found {n}", st.args[0].span
             )
             return None
-        scope = self.checker.scope
-        saved = scope.pending
-        for i in range(n):
-            scope.pending = f"{label.value}{i + 1}" if label is not None else saved
-            current = self.checker.seq(st.body or (), current, env, calls)
-        scope.pending = saved
-        return current
+        return n, None if label is None else str(label.value)
 
     def residual(self, st: Statement, current: Node | None, env: Env, calls: Calls) -> Node | None:
         """`residual { body; shortcut { projection } }`: output = body(x) + shortcut(x)."""

@@ -154,6 +154,7 @@ def _argument(text: str, indent: int) -> list[str]:
     return [f"{pad}[", *(f"{pad}    {n}," for n in names), f"{pad}]"]
 
 
+# complex: one branch per kind of literal ruff lays out its own way (call, tuple, list, dict)
 def layout_literal(value: Any, indent: int, prefix: str = "", suffix: str = "") -> list[str]:
     """A list or dict literal as ruff format lays it out: on one line if it fits, else one
     element per line with a trailing comma, recursively."""

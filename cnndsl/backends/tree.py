@@ -75,12 +75,10 @@ def build(model: Model) -> Scope:
     return root
 
 
+# complex: inputs, outputs and the recursion in one pass over the nodes of a scope
 def _boundaries(scope: Scope, model: Model) -> None:
     inside = {n.name for n in scope.nodes}
-    for n in scope.nodes:
-        for i in n.inputs:
-            if i not in inside and i not in scope.inputs:
-                scope.inputs.append(i)
+    scope.inputs = list(dict.fromkeys(i for n in scope.nodes for i in n.inputs if i not in inside))
     results = set(model.outputs)
     left = [
         n.name
@@ -113,6 +111,17 @@ def reads(item: Node | Scope) -> list[str]:
     return item.inputs if isinstance(item, Scope) else list(item.inputs)
 
 
+def _readers(scope: Scope) -> dict[str, list[int]]:
+    """Tensor -> the items of ``scope`` that read it (the number of items: the return)."""
+    readers: dict[str, list[int]] = {}
+    for i, item in enumerate(scope.items):
+        for t in reads(item):
+            readers.setdefault(t, []).append(i)
+    for t in scope.outputs:
+        readers.setdefault(t, []).append(len(scope.items))
+    return readers
+
+
 @dataclass
 class Variables:
     """Where one scope's generated function keeps its tensors: ``read[(i, t)]`` is the
@@ -130,13 +139,8 @@ def variables(
 ) -> Variables:
     """The tensor flowing straight on is ``first`` (``x``); a tensor read later, or twice,
     keeps a name (``name_of`` it); the scope's further inputs are ``extra``."""
-    readers: dict[str, list[int]] = {}
-    for i, item in enumerate(scope.items):
-        for t in reads(item):
-            readers.setdefault(t, []).append(i)
+    readers = _readers(scope)
     end = len(scope.items)
-    for t in scope.outputs:
-        readers.setdefault(t, []).append(end)
     write: dict[str, str] = {}
     kept = None
     if scope.inputs:
@@ -148,6 +152,14 @@ def variables(
         for t in produced(item):
             straight = readers.get(t, []) == [i + 1] and t == produced(item)[0]
             write[t] = first if straight else name_of(t)
+    return Variables(_reading(scope, write, first, end), write, kept)
+
+
+def _reading(
+    scope: Scope, write: dict[str, str], first: str, end: int
+) -> dict[tuple[int, str], str]:
+    """Where each item reads each tensor: where it was written; the first item reads
+    the scope's input from ``first`` itself."""
     read: dict[tuple[int, str], str] = {}
     for i, item in enumerate(scope.items):
         for t in reads(item):
@@ -155,7 +167,7 @@ def variables(
             read[(i, t)] = first if at_start else write[t]
     for t in scope.outputs:
         read[(end, t)] = write[t]
-    return Variables(read, write, kept)
+    return read
 
 
 # ------------------------------------------------------------ one class per block
@@ -291,6 +303,7 @@ def with_defaults(value: Any, defaults: dict[str, dict[str, Any]]) -> Any:
     return value
 
 
+# complex: calls, tuples and lists recursed into; a keyword dropped only if a plain default
 def without_defaults(value: Any, defaults: dict[str, dict[str, Any]]) -> Any:
     """The keywords :func:`with_defaults` wrote left out again where they are still
     the default (a parameter is :class:`Code`, and stays)."""

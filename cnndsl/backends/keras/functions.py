@@ -110,6 +110,7 @@ class Functions:
                 self.make_function(group)
         return self.body(self.root)
 
+    # complex: the model and a block differ in their input, its name and their returns
     def body(self, scope: Scope) -> Body:
         extra = [f"skip{i + 1 if i else ''}" for i in range(len(scope.inputs) - 1)]
         owner = {t: item for item in scope.items for t in produced(item)}
@@ -126,27 +127,32 @@ class Functions:
         for i, item in enumerate(scope.items):
             ins = [var.read[(i, t)] for t in reads(item)]
             outs = [var.write[t] for t in produced(item)]
-            if isinstance(item, Scope):
-                call = self.made[item.path]
-                args = (*(Code(v) for v in ins), *call.args)
-                name = _relative("_".join(item.path[len(scope.path) :]), prefix)
-                body.steps.append(
-                    Step(", ".join(outs), Call(call.fn, args, (*call.kwargs, ("name", name))), None)
-                )
-                continue
-            low = self.lower(item)
-            if not item.inputs:
-                body.steps.append(Step(outs[0], low.calls[0], None))
-                continue
-            arg = ins[0] if len(ins) == 1 else f"[{', '.join(ins)}]"
-            for call in low.calls:
-                call = with_defaults(_renamed(call, prefix), DEFAULTS)
-                body.steps.append(Step(outs[0], call, arg))
-                arg = outs[0]
+            body.steps += self.steps(scope, item, ins, outs, prefix)
         end = len(scope.items)
         body.results = [var.read[(end, t)] for t in scope.outputs[: 1 if not scope.frame else None]]
         return body
 
+    def steps(
+        self, scope: Scope, item: Node | Scope, ins: list[str], outs: list[str], prefix: str
+    ) -> list[Step]:
+        """One item's lines: a block instance's call, or a layer's Keras layers in turn."""
+        if isinstance(item, Scope):
+            call = self.made[item.path]
+            args = (*(Code(v) for v in ins), *call.args)
+            name = _relative("_".join(item.path[len(scope.path) :]), prefix)
+            kwargs = (*call.kwargs, ("name", name))
+            return [Step(", ".join(outs), Call(call.fn, args, kwargs), None)]
+        low = self.lower(item)
+        if not item.inputs:
+            return [Step(outs[0], low.calls[0], None)]
+        arg = ins[0] if len(ins) == 1 else f"[{', '.join(ins)}]"
+        steps = []
+        for call in low.calls:
+            steps.append(Step(outs[0], with_defaults(_renamed(call, prefix), DEFAULTS), arg))
+            arg = outs[0]
+        return steps
+
+    # complex: the instances' values, named and typed, then one call per instance
     def make_function(self, group: list[tuple[Scope, Body]]) -> None:
         scope0, body0 = group[0]
         trees = [[s.call for s in body.steps] for _, body in group]

@@ -180,6 +180,7 @@ class Generator:
                 return None
         return modules
 
+    # complex: the model and a block differ in inputs and returns; one loop lays out both
     def module_body(self, scope: Scope) -> Body:
         """Attributes and a forward, for a named scope or a numbered one that is no chain."""
         extra = [f"skip{i + 1 if i else ''}" for i in range(len(scope.inputs) - 1)]
@@ -201,6 +202,7 @@ class Generator:
         body.forward = [_INDEXED.sub(keys, line) for line in body.forward]
         return body
 
+    # complex: a block instance, the input, or a layer whose fused activation is inline or a module
     def item_lines(
         self, scope: Scope, item: Node | Scope, ins: list[str], outs: list[str], body: Body
     ) -> None:
@@ -239,6 +241,7 @@ class Generator:
 
     # ------------------------------------------------------------ classes
 
+    # complex: the instances' values, named and typed, then one constructor call per instance
     def make_class(self, group: list[tuple[Scope, Body]]) -> None:
         """One class for instances with the same code but their numbers; each instance
         is built by calling it with its own."""
