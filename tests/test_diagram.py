@@ -174,3 +174,11 @@ def test_render_with_chromium(tmp_path: Path) -> None:
         [sys.executable, str(ROOT / "tools" / "render_svg.py"), str(svg), str(png)], check=True
     )
     _not_blank(png)
+
+
+def test_readme_diagram_is_current() -> None:
+    """docs/img/unet_small.svg is what `cnndsl diagram` draws today; to refresh it:
+    cnndsl diagram examples/unet_small.cnn -o docs/img/unet_small.svg"""
+    drawn = diagram(cnndsl.load(EXAMPLES / "unet_small.cnn"), "svg")
+    assert (ROOT / "docs" / "img" / "unet_small.svg").read_text("utf-8") == drawn
+    assert "docs/img/unet_small.svg" in (ROOT / "README.md").read_text("utf-8")
