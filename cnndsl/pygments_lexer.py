@@ -93,12 +93,13 @@ _VALUES = [
 
 class CnnDslLexer(RegexLexer):  # type: ignore[misc]  # Pygments has no type hints
     name = "cnndsl"
-    aliases = ["cnndsl", "cnn"]
-    filenames = ["*.cnn"]
-    mimetypes = ["text/x-cnndsl"]
+    # Pygments reads these class attributes as lists
+    aliases = ["cnndsl", "cnn"]  # noqa: RUF012
+    filenames = ["*.cnn"]  # noqa: RUF012
+    mimetypes = ["text/x-cnndsl"]  # noqa: RUF012
     url = "https://github.com/cnndsl/cnndsl"
 
-    tokens = {
+    tokens = {  # noqa: RUF012
         "root": [
             (r"#.*?$", Comment.Single),
             (r"\s+", Whitespace),
