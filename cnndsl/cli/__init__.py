@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from .. import __version__
-from . import build, inspect, run, teach, verify, weights
+from . import build, inspect, run, teach, tools, verify, weights
 from .build import cmd_compile
 from .common import EXIT_MODEL, EXIT_OK, EXIT_USAGE
 from .inspect import CHECK_SCHEMA, cmd_check, cmd_summary
@@ -52,6 +52,8 @@ examples:
   cnndsl run examples/edge_detect.cnn --input examples/shapes.png --feature-maps out/
   cnndsl init-weights examples/lenet5.cnn -o lenet5.npz --seed 1
   cnndsl verify examples/lenet5.cnn           NumPy, Keras and PyTorch agree?
+  cnndsl diagram examples/resnet18.cnn -o resnet18.svg
+  cnndsl fmt --check models/*.cnn             exit 1 if a file is not formatted
 
 exit status: 0 ok, 1 an error in a model, 2 wrong usage.
 reference: cnndsl help (layers and their options: cnndsl help conv; warnings: cnndsl help lints)
@@ -79,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"cnndsl {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for group in (inspect, teach, build, run, verify, weights):
+    for group in (inspect, teach, build, run, verify, weights, tools):
         group.add_parsers(sub)
     return p
 
