@@ -63,7 +63,7 @@ def test_error_cases_format_to_the_same_statements(path: Path) -> None:
 def laid_out(draw: st.DrawFn) -> str:
     """A random valid model, its statements laid out at random: some joined by ';', extra
     spaces and blank lines, comments at the end of lines and on lines of their own."""
-    lines = draw(models(max_layers=6)).splitlines()
+    lines = draw(models(max_layers=4)).splitlines()
     rnd = random.Random(draw(st.integers(0, 2**32)))
     out: list[str] = []
     for line in lines:

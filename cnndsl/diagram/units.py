@@ -89,8 +89,14 @@ def _unit(uid: str, run: list[list[Node]], prefix: tuple[str, ...], owner: dict[
     if len(nodes) == 1:
         return _single(uid, last, inputs)
     times = f"×{len(run)} · " if len(run) > 1 else ""
-    name = block_name(prefix[-1]) if len(run) > 1 else prefix[-1]
-    detail = f"{times}{len(nodes)} layers"
+    path = ".".join(p.split("#")[-1] for p in prefix)  # layer1.0
+    block = prefix[-1].split("#")[0]
+    name = block_name(prefix[-1]) if len(run) > 1 else path
+    detail = (
+        f"{times}{len(nodes)} layers"
+        if len(run) > 1 or block == path
+        else f"{block}: {len(nodes)} layers"
+    )
     params = sum(n.params for n in nodes)
     return Unit(uid, name, "block", detail, fmt_shape(last.shape), params, inputs, "block")
 
