@@ -55,7 +55,7 @@ def test_vgg16_published_total() -> None:
     assert m.output_shape == (1000,)
     assert m.node("flatten_1").shape == (7 * 7 * 512,)
     # the first dense layer alone: 25088 x 4096 + 4096
-    assert m.node("dense_1").params == 102_764_544
+    assert m.node("classifier_0").params == 102_764_544
     # VGG-16's 15.47 GMACs per 224x224 image, as commonly published (~15.5 G)
     assert 15.4e9 < m.total_macs < 15.5e9
 
