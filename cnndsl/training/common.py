@@ -55,6 +55,8 @@ class Result:
     history: list[Epoch]
     seconds: float
     rank_digests: list[str] = field(default_factory=list)
+    #: the loss of the very first batch, before any step: the initial weights' loss
+    first_loss: float = float("nan")
 
     @property
     def test_accuracy(self) -> float:

@@ -75,9 +75,10 @@ def check_labels(data: Dataset, classes: int, model: Model) -> None:
     for name, y in (("training", data.y_train), ("test", data.y_test)):
         bad = y[(y < 0) | (y >= classes)]
         if bad.size:
+            worst = int(bad.min()) if bad.min() < 0 else int(bad.max())
             raise _fail(
                 data.source,
-                f"{name} label {int(bad[0])} is outside the model's {classes} classes "
+                f"{name} label {worst} is outside the model's {classes} classes "
                 f"(0-{classes - 1}); {bad.size} label{'s' * (bad.size > 1)} out of range",
                 f"the head of {model.name} (line {model.output_node.span.line}) must have as "
                 "many units as the data has classes",

@@ -32,16 +32,15 @@ def train_keras(head: Head, data: Dataset, init: Weights, cfg: Config, echo: boo
         metrics=["accuracy"],
     )
     progress = Progress(cfg.epochs) if echo else None
-    callbacks = [_Batches(keras, progress)] if progress is not None else []
+    batches = _Batches(keras, progress)
     start, history = time.perf_counter(), []
     for e in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
         built.optimizer.learning_rate.assign(epoch_lr(cfg, e))
-        if callbacks:
-            callbacks[0].epoch = e
+        batches.epoch = e
         fit = built.fit(
             data.x_train, data.y_train, batch_size=cfg.batch_size, epochs=1, shuffle=True,
-            verbose=0, callbacks=callbacks,
+            verbose=0, callbacks=[batches],
         )  # fmt: skip
         test = accuracy(built, data.x_test, data.y_test)
         loss, acc = fit.history["loss"][-1], fit.history["accuracy"][-1]
@@ -50,7 +49,8 @@ def train_keras(head: Head, data: Dataset, init: Weights, cfg: Config, echo: boo
             progress.clear()
             print(history[-1].line(cfg.epochs), flush=True)
     weights = keras_weights(head.logits, built)
-    return Result(weights, history, time.perf_counter() - start, [digest(weights)])
+    seconds = time.perf_counter() - start
+    return Result(weights, history, seconds, [digest(weights)], batches.first_loss)
 
 
 def accuracy(built: Any, x: np.ndarray, y: np.ndarray) -> float:
@@ -58,14 +58,19 @@ def accuracy(built: Any, x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.argmax(logits, axis=1) == y)) if len(y) else float("nan")
 
 
-def _Batches(keras: Any, progress: Progress) -> Any:
-    """A callback feeding the progress bar (a class made here: Keras is imported late)."""
+def _Batches(keras: Any, progress: Progress | None) -> Any:
+    """A callback feeding the progress bar and noting the first batch's loss (computed
+    before that batch's step: the initial weights' loss). A class made here: Keras is
+    imported late."""
 
     class Batches(keras.callbacks.Callback):  # type: ignore[misc]
         epoch = 1
+        first_loss = float("nan")
 
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-            total = self.params.get("steps") or 0
-            progress.batch(self.epoch, batch + 1, total)
+            if self.epoch == 1 and batch == 0 and logs:
+                self.first_loss = float(logs["loss"])
+            if progress is not None:
+                progress.batch(self.epoch, batch + 1, self.params.get("steps") or 0)
 
     return Batches()

@@ -73,7 +73,7 @@ def _spawn(head: Head, data: Dataset, init: Weights, cfg: Config, echo: bool) ->
             doc = json.load(fh)
         digests = [_read(os.path.join(tmp, f"rank{r}.digest")) for r in range(cfg.nproc)]
     history = [Epoch(**e) for e in doc["history"]]
-    return Result(weights, history, doc["seconds"], digests)
+    return Result(weights, history, doc["seconds"], digests, doc["first_loss"])
 
 
 def _read(path: str) -> str:
@@ -104,6 +104,7 @@ def _worker(
 
         save_weights(result.weights, os.path.join(tmp, "rank0.npz"))
         doc = {"history": [vars(e) for e in result.history], "seconds": result.seconds}
+        doc["first_loss"] = result.first_loss
         with open(os.path.join(tmp, "rank0.json"), "w", encoding="utf-8") as fh:
             json.dump(doc, fh)
 
@@ -135,7 +136,8 @@ def _train(
         for buf in net.buffers():  # batch norm statistics: rank 0's everywhere
             torch.distributed.broadcast(buf, 0)
     weights = torch_weights(head.logits, net)
-    return Result(weights, history, time.perf_counter() - start, [digest(weights)])
+    seconds = time.perf_counter() - start
+    return Result(weights, history, seconds, [digest(weights)], loop.first_loss)
 
 
 class _Loop:
@@ -156,6 +158,7 @@ class _Loop:
         self.per_rank = cfg.batch_size // world
         self.loss = torch.nn.CrossEntropyLoss()  # on logits: log-softmax inside
         self.world = world
+        self.first_loss = float("nan")
 
     def epoch(self, e: int, progress: Progress | None) -> tuple[float, float]:
         """One pass; returns (mean loss, accuracy) over every process's samples."""
@@ -167,6 +170,8 @@ class _Loop:
             xb, yb = self.x[idx], self.y[idx]
             out = self.model(xb)
             loss = self.loss(out, yb)
+            if e == 1 and i == 0:
+                self.first_loss = float(loss.detach())
             self.opt.zero_grad()
             loss.backward()
             self.opt.step()
