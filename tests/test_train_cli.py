@@ -163,7 +163,9 @@ def test_labels_outside_the_heads_classes(tmp_path, capsys) -> None:
     src.write_text("input 8x8x1\nflatten\ndense 5 softmax\n")
     assert main(["train", str(src), "-f", "pytorch", "--data", "digits"]) == 1
     err = capsys.readouterr().err
-    assert "training label 9 is outside the model's 5 classes (0-4)" in err and "Traceback" not in err
+    assert (
+        "training label 9 is outside the model's 5 classes (0-4)" in err and "Traceback" not in err
+    )
 
 
 @pytest.mark.parametrize("missing", ["torch", "sklearn"])

@@ -67,7 +67,10 @@ def test_npz_with_and_without_a_test_set(tmp_path) -> None:
         ({"x": np.zeros((5, 4, 3)), "y": np.zeros(5)}, "labels are whole numbers"),
         ({"x": np.zeros((5, 4, 3)), "y": np.zeros(4, int)}, "5 samples but y 4 labels"),
         ({"x": np.zeros((5, 4, 3))}, "no readable array 'y'"),
-        ({"x": np.zeros((5, 4, 3)), "y": np.array([0, 1, 2, 3, 0])}, "label 3 is outside the model's 3 classes"),
+        (
+            {"x": np.zeros((5, 4, 3)), "y": np.array([0, 1, 2, 3, 0])},
+            "label 3 is outside the model's 3 classes",
+        ),
     ],
 )
 def test_npz_problems(tmp_path, arrays, message) -> None:

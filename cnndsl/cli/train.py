@@ -27,7 +27,8 @@ from .common import (
 
 if TYPE_CHECKING:
     from ..ir import Model
-    from ..training import Config, Dataset, Head, Result
+    from ..training import Config, Head, Result
+    from ..training.data import Dataset
     from ..weights import Weights
 
 
@@ -85,6 +86,7 @@ def add_parsers(sub: Subparsers) -> None:
     t.add_argument("-o", "--output", metavar="TRAINED.npz", help="default: MODEL_NAME.npz")
     t.add_argument("--json", action="store_true", help="print JSON (cnndsl.train/1)")
     t.set_defaults(func=cmd_train)
+    add_filters_parser(sub)
 
 
 def _usage(args: argparse.Namespace) -> str | None:
@@ -224,3 +226,40 @@ def _document(
         "rank_digests": result.rank_digests,
         "files": {k: os.fspath(v) for k, v in files.items()},
     }
+
+
+def add_filters_parser(sub: Subparsers) -> None:
+    f = sub.add_parser(
+        "filters",
+        help="draw each convolution's learned filters as a PNG grid",
+        description="One PNG per kernel: a row per filter, a column per input channel, one "
+        "grey scale per picture with mid-grey at 0 (needs cnndsl[viz]).",
+        epilog="example: cnndsl filters examples/lenet5.cnn --weights lenet5.npz -o filters/",
+    )
+    f.add_argument("model", metavar="MODEL", help="model file")
+    f.add_argument("--weights", "-w", metavar="W.npz", help="canonical weights (.npz)")
+    f.add_argument("--seed", type=seed, default=0, help="seed for initial weights (default 0)")
+    f.add_argument("-o", "--output", required=True, metavar="DIR", help="directory to write")
+    f.set_defaults(func=cmd_filters)
+
+
+def cmd_filters(args: argparse.Namespace) -> int:
+    from ..filters import kernels, write_filters
+    from ..safeio import make_dir
+    from .common import weights_for
+
+    try:
+        model, _ = load_with_source(args.model)
+        if not kernels(model):
+            print(f"{args.model}: no convolution kernels to draw", file=sys.stderr)
+            return EXIT_MODEL
+        make_dir(args.output)
+        paths = write_filters(model, weights_for(args, model), args.output)
+    except CnnDslError as err:
+        return report(err)
+    except OSError as exc:
+        return cannot_write(exc.filename or args.output, exc)
+    print(f"filters: {len(paths)} PNG files in {args.output}/")
+    for p in paths:
+        print(f"  {p}")
+    return EXIT_OK

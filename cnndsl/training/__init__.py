@@ -4,20 +4,32 @@
 (:func:`~cnndsl.training.heads.classifier_head`), trains the *logits* model — the same
 model without its final softmax, the same weights — in PyTorch or Keras with cross-entropy
 on logits, and returns canonical weights for the real model. Frameworks and scikit-learn
-are imported only when a function here needs them.
+are imported only when a function here needs them; importing this package costs no
+NumPy (the ``train`` command's parser reads its defaults).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..ir import Model
-from ..weights import Weights
 from .common import Config, Epoch, Result, digest
-from .data import Dataset, load_data
 from .heads import Head, classifier_head
+
+if TYPE_CHECKING:
+    from ..weights import Weights
+    from .data import Dataset
+
+
+def load_data(source: str, model: Model, classes: int) -> Dataset:
+    """:func:`cnndsl.training.data.load_data` (NumPy imported only when called)."""
+    from .data import load_data as load
+
+    return load(source, model, classes)
+
 
 __all__ = [
     "Config",
-    "Dataset",
     "Epoch",
     "Head",
     "Result",

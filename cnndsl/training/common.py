@@ -7,11 +7,10 @@ import hashlib
 import math
 import sys
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-import numpy as np
-
-from ..weights import Weights
+if TYPE_CHECKING:
+    from ..weights import Weights
 
 #: defaults measured on LeNet-5 and the digits (docs/training.md): Adam, 15 epochs
 EPOCHS, BATCH_SIZE, LR = 15, 16, 0.005
@@ -65,6 +64,8 @@ class Result:
 
 def digest(weights: Weights) -> str:
     """SHA-256 of every array's bytes, in a fixed order: equal digests, equal weights."""
+    import numpy as np
+
     h = hashlib.sha256()
     for node in sorted(weights):
         for name in sorted(weights[node]):

@@ -31,6 +31,7 @@ def _fail(where: str, message: str, hint: str | None = None) -> CnnDslError:
     return CnnDslError([Diagnostic(message, None, hint)], where, "")
 
 
+# complex: every way a data file can be unreadable is its own clear error
 def npz(path: str, model: Model) -> Dataset:
     """``x`` (N, *input) and integer ``y`` (N,); ``x_test``/``y_test`` if given, else a split."""
     try:
@@ -102,6 +103,7 @@ def _check_pair(path: str, model: Model, xk: str, hx: Header, yk: str, hy: Heade
         raise _fail(path, f"{xk} has {hx.shape[0]} samples but {yk} {hy.shape[0]} labels")
 
 
+# complex: comprehensions over classes and files, each filtered
 def folder(path: str, model: Model) -> Dataset:
     """One sub-folder per class (classes in sorted name order), images read like
     ``cnndsl run --input`` reads one; split 80/20 per class."""
