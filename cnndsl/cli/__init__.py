@@ -15,11 +15,12 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from .. import __version__
-from . import build, inspect, run, teach, tools, verify, weights
+from . import build, inspect, run, teach, tools, train, verify, weights
 from .build import cmd_compile
 from .common import EXIT_MODEL, EXIT_OK, EXIT_USAGE
 from .inspect import CHECK_SCHEMA, cmd_check, cmd_summary
 from .run import cmd_run
+from .train import cmd_train
 from .verify import cmd_verify
 from .weights import cmd_export_weights, cmd_import_weights, cmd_init_weights
 
@@ -37,6 +38,7 @@ __all__ = [
     "cmd_init_weights",
     "cmd_run",
     "cmd_summary",
+    "cmd_train",
     "cmd_verify",
     "main",
 ]
@@ -54,6 +56,7 @@ examples:
   cnndsl verify examples/lenet5.cnn           NumPy, Keras and PyTorch agree?
   cnndsl diagram examples/resnet18.cnn -o resnet18.svg
   cnndsl fmt --check models/*.cnn             exit 1 if a file is not formatted
+  cnndsl train examples/lenet5.cnn --framework pytorch --data digits -o lenet5.npz
 
 exit status: 0 ok, 1 an error in a model, 2 wrong usage.
 reference: cnndsl help (layers and their options: cnndsl help conv; warnings: cnndsl help lints)
@@ -81,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"cnndsl {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for group in (inspect, teach, build, run, verify, weights, tools):
+    for group in (inspect, teach, build, run, verify, weights, tools, train):
         group.add_parsers(sub)
     return p
 

@@ -1,0 +1,118 @@
+"""Learned filters as pictures: one PNG per convolution kernel, a grid of small tiles —
+a row per filter (output channel), a column per input channel — in the style of the
+feature-map pictures (:mod:`cnndsl.viz`; needs Pillow).
+
+Every weight with spatial axes (``k`` in its declared axes) is a kernel. One grey scale per
+picture, symmetric about zero: mid-grey is 0, white the largest positive weight, black the
+most negative, so that tiles compare (an edge detector shows as a light and a dark side).
+A 1-D kernel (k, i, o) shows as a strip 1 pixel high per filter.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+from .ir import Model, Node
+from .layers import Weight, fmt_shape
+from .safeio import write_output
+from .viz import GAP, LABEL_H, TITLE_H, _require_pillow
+from .weights import Weights
+
+MAX_ROWS, MAX_COLS = 32, 16  # filters and input channels shown
+MIN_TILE = 40  # pixels: a 5x5 kernel is enlarged (nearest neighbour) to at least this
+
+
+def kernels(model: Model) -> list[tuple[Node, Weight]]:
+    """The model's spatial kernels, in model order."""
+    return [(n, w) for n in model.nodes for w in n.weights if "k" in w.axes and "o" in w.axes]
+
+
+def _grid(arr: np.ndarray, axes: str) -> np.ndarray:
+    """A kernel as (filters, input channels, kh, kw): channel axes first, a 1-D kernel 1 high."""
+    spatial = [i for i, a in enumerate(axes) if a == "k"]
+    out, inp = axes.index("o"), axes.index("i") if "i" in axes else None
+    order = [out, *([inp] if inp is not None else []), *spatial]
+    g: np.ndarray = arr.transpose(order)
+    if inp is None:
+        g = g[:, None]
+    return g[:, :, None, :] if len(spatial) == 1 else g
+
+
+def write_filters(model: Model, weights: Weights, outdir: str) -> list[str]:
+    """Write ``NN_<layer>_<weight>.png`` per kernel into ``outdir`` (which must exist)."""
+    pil = _require_pillow()
+    font = pil[2].load_default()
+    paths = []
+    for i, (node, w) in enumerate(kernels(model)):
+        grid = _grid(np.asarray(weights[node.name][w.name], np.float64), w.axes)
+        canvas = _picture(pil, font, node, w, grid)
+        path = os.path.join(outdir, f"{i:02d}_{node.name}_{w.name}.png")
+        write_output(path, functools.partial(_save_png, canvas))
+        paths.append(path)
+    return paths
+
+
+def _save_png(canvas: Any, path: str) -> None:
+    canvas.save(path, format="PNG", optimize=True)
+
+
+def to_grey(grid: np.ndarray) -> np.ndarray:
+    """Symmetric grey scale: 0 -> 128, +max|w| -> 255, -max|w| -> 1."""
+    top = float(np.max(np.abs(grid), initial=0.0))
+    if not math.isfinite(top) or top == 0:
+        return np.full(grid.shape, 128, np.uint8)
+    return np.round(128 + 127 * grid / top).astype(np.uint8)
+
+
+def _layout(grid: np.ndarray) -> tuple[np.ndarray, list[str], str]:
+    """(tiles as rows x cols x kh x kw, column labels, note). One input channel: the
+    filters themselves fill a square-ish grid; else a row per filter."""
+    n, ci = grid.shape[:2]
+    if ci == 1:
+        shown = min(n, MAX_ROWS * MAX_COLS)
+        cols = min(shown, math.ceil(math.sqrt(shown)) if shown > 8 else shown)
+        rows = math.ceil(shown / cols)
+        tiles = np.full((rows * cols, *grid.shape[2:]), np.nan)
+        tiles[:shown] = grid[:shown, 0]
+        note = f"{shown} of {n} filters" if shown < n else f"{n} filters"
+        return tiles.reshape(rows, cols, *grid.shape[2:]), [], note
+    rows, cols = min(n, MAX_ROWS), min(ci, MAX_COLS)
+    note = f"rows: {rows} of {n} filters" if rows < n else "rows: filters"
+    return grid[:rows, :cols], [f"i{c}" for c in range(cols)], note + ", columns: inputs"
+
+
+def _picture(pil: tuple[Any, Any, Any], font: Any, node: Node, w: Weight, grid: np.ndarray) -> Any:
+    Image, ImageDraw, _ = pil
+    tiles, heads, note = _layout(grid)
+    rows, cols, kh, kw = tiles.shape
+    scale = max(1, math.ceil(MIN_TILE / max(kh, kw)))
+    cell_h, cell_w = max(kh * scale, 8), kw * scale
+    title = f"{node.name} {w.name} {fmt_shape(w.shape)}, line {node.span.line}: {note}; grey 0"
+    left = 28 if heads else GAP  # row labels
+    label_h = LABEL_H if heads else 0
+    width = max(
+        left + cols * (cell_w + GAP) + GAP,
+        int(ImageDraw.Draw(Image.new("L", (1, 1))).textlength(title, font=font)) + 2 * GAP,
+    )
+    height = TITLE_H + label_h + rows * (cell_h + GAP) + GAP
+    canvas = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(canvas)
+    draw.text((GAP, 3), title, fill=0, font=font)
+    grey = to_grey(np.nan_to_num(tiles))
+    for c, text in enumerate(heads):
+        draw.text((left + c * (cell_w + GAP), TITLE_H), text, fill=0, font=font)
+    for r in range(rows):
+        y0 = TITLE_H + label_h + r * (cell_h + GAP)
+        if heads:
+            draw.text((GAP, y0), f"f{r}", fill=0, font=font)
+        for c in range(cols):
+            if np.isnan(tiles[r, c]).all():
+                continue
+            tile = Image.fromarray(grey[r, c]).resize((cell_w, cell_h), Image.Resampling.NEAREST)
+            canvas.paste(tile, (left + c * (cell_w + GAP), y0))
+    return canvas

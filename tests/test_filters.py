@@ -1,0 +1,48 @@
+"""``cnndsl filters``: a PNG per kernel, grey 128 at zero, white/black at the extremes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cnndsl
+from cnndsl.cli import main
+from cnndsl.filters import kernels, to_grey
+from cnndsl.weights import init_weights, save_weights
+
+Image = pytest.importorskip("PIL.Image")
+
+
+def test_grey_scale_is_symmetric_about_zero() -> None:
+    got = to_grey(np.array([-2.0, -1.0, 0.0, 1.0, 2.0]))
+    assert got.tolist() == [1, 64, 128, 192, 255]  # 128 + 127 * w / 2, rounded (by hand)
+    assert to_grey(np.zeros(3)).tolist() == [128, 128, 128]
+
+
+def test_filters_command_draws_each_kernel(tmp_path, capsys) -> None:
+    src = tmp_path / "m.cnn"
+    src.write_text("input 12x12x1\nconv 4 3x3 relu\nconv 3 3x3\ninput2 = 1\n".replace(
+        "input2 = 1\n", "flatten\ndense 2 softmax\n"))  # fmt: skip
+    model = cnndsl.load(src)
+    assert [n.name for n, _ in kernels(model)] == ["conv_1", "conv_2"]
+    weights = init_weights(model, 0)
+    k = np.zeros((3, 3, 1, 4), np.float32)
+    k[1, 1, 0, 0] = 1.0  # filter 0: one bright centre pixel
+    k[0, 0, 0, 1] = -1.0  # filter 1: a dark corner
+    weights["conv_1"]["kernel"] = k
+    save_weights(weights, tmp_path / "w.npz")
+    out = tmp_path / "f"
+    assert main(["filters", str(src), "--weights", str(tmp_path / "w.npz"), "-o", str(out)]) == 0
+    assert "filters: 2 PNG files" in capsys.readouterr().out
+    first = np.asarray(Image.open(out / "00_conv_1_kernel.png"))
+    assert (first == 1).sum() == 14 * 14  # the dark corner: one pixel enlarged ceil(40/3)x
+    assert 128 in first  # the zero weights
+    second = Image.open(out / "01_conv_2_kernel.png")
+    assert second.size[1] > first.shape[0]  # 3 filters x 4 input channels: a grid of rows
+
+
+def test_no_kernels(tmp_path, capsys) -> None:
+    src = tmp_path / "m.cnn"
+    src.write_text("input 4\ndense 2 softmax\n")
+    assert main(["filters", str(src), "-o", str(tmp_path / "f")]) == 1
+    assert "no convolution kernels" in capsys.readouterr().err
