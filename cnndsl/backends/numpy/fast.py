@@ -96,8 +96,9 @@ def _im2col(block: np.ndarray, m: int, k: int) -> np.ndarray:
         t = buf.reshape(k, m)
         np.copyto(t[:window].reshape(kh, kw, b, r, ow), block[..., 0].transpose(3, 4, 0, 1, 2))
         t[window:] = 1
-        return t.T
-    cols = buf.reshape(m, k)
-    np.copyto(cols[:, :window].reshape(b, r, ow, kh, kw, c), block)
-    cols[:, window:] = 1
-    return cols
+        transposed: np.ndarray = t.T
+        return transposed
+    cols = buf.reshape(b, r, ow, k)  # splitting the last axis of a slice of it: a view
+    np.copyto(cols[..., :window].reshape(b, r, ow, kh, kw, c), block)
+    cols[..., window:] = 1
+    return cols.reshape(m, k)
