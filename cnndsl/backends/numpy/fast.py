@@ -7,8 +7,8 @@ rows are copied into one buffer reused across blocks and calls, multiplied into 
 output in place, and the bias and activation applied while the block is still in the
 cache. The bias rides in the matmul: a column of ones in the im2col block, a row of
 biases under the kernel (no pass over the output, whose few channels, 6 in LeNet, make
-a broadcast add slow). The im2col buffer stays about 1 MiB, never the batch's (75 MiB
-for the CIFAR VGG's first block at batch 32).
+a broadcast add slow). The im2col buffer stays within 16 MiB, never the batch's (75
+MiB for the CIFAR VGG's first block at batch 32).
 
 tests/test_numpy_fast.py checks every path here against :mod:`.ops`.
 """
@@ -24,8 +24,11 @@ from . import ops
 
 #: False: every layer takes the plain path of .ops (tests compare the two)
 ENABLED = True
-#: the im2col rows of one block: about the size of a core's L2 cache
-BLOCK_BYTES = 1 << 20
+#: the im2col rows of one block. Within the last-level cache, and large enough that
+#: the matmuls stay few: each wakes every BLAS thread, and at 2 threads on a busy
+#: 2-core machine 1 MiB blocks (fastest at 1 thread) made a conv 5x slower than the
+#: plain path; 16 MiB beat the plain path at both 1 and 2 threads (bench_numpy.py).
+BLOCK_BYTES = 16 << 20
 
 _local = threading.local()  # one im2col buffer per thread, grown as needed
 
