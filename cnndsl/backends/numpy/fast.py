@@ -3,7 +3,7 @@
 :mod:`.ops` is the reference: one im2col buffer for the whole batch, one matmul, then
 bias and activation each a pass over the whole output. Here a convolution runs a block
 of images (or of output rows, when one image is large) at a time: the block's im2col
-rows are copied into one buffer reused across blocks and calls, multiplied into the
+rows are copied into one buffer reused across the blocks, multiplied into the
 output in place, and the bias and activation applied while the block is still in the
 cache. The bias rides in the matmul: a column of ones in the im2col block, a row of
 biases under the kernel (no pass over the output, whose few channels, 6 in LeNet, make
@@ -15,7 +15,6 @@ tests/test_numpy_fast.py checks every path here against :mod:`.ops`.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import numpy as np
@@ -29,16 +28,6 @@ ENABLED = True
 #: 2-core machine 1 MiB blocks (fastest at 1 thread) made a conv 5x slower than the
 #: plain path; 16 MiB beat the plain path at both 1 and 2 threads (bench_numpy.py).
 BLOCK_BYTES = 16 << 20
-
-_local = threading.local()  # one im2col buffer per thread, grown as needed
-
-
-def _buffer(size: int) -> np.ndarray:
-    buf: np.ndarray | None = getattr(_local, "buf", None)
-    if buf is None or buf.size < size:
-        buf = np.empty(size, np.float32)
-        _local.buf = buf
-    return buf[:size]
 
 
 def _blocks(n: int, oh: int, row_bytes: int) -> Iterator[tuple[slice, slice]]:
@@ -78,23 +67,25 @@ def conv(
     if bias is not None:
         km = np.concatenate([km, bias.reshape(1, f)])
     fn, alpha, approx = activation
-    for imgs, rows in _blocks(n, oh, ow * len(km) * 4):
+    blocks = list(_blocks(n, oh, ow * len(km) * 4))
+    largest = max((i.stop - i.start) * (r.stop - r.start) for i, r in blocks)
+    buf = np.empty(largest * ow * len(km), np.float32)  # reused by every block
+    for imgs, rows in blocks:
         block = win[imgs, rows]
         m = block.shape[0] * block.shape[1] * ow
         y = out[imgs, rows].reshape(m, f)  # a view: whole rows of the output
-        np.matmul(_im2col(block, m, len(km)), km, out=y)
+        np.matmul(_im2col(block, buf[: m * len(km)], m, len(km)), km, out=y)
         ops.activation(y, fn, alpha, approx, inplace=True)
     return out[:, 0] if one_d else out
 
 
-def _im2col(block: np.ndarray, m: int, k: int) -> np.ndarray:
+def _im2col(block: np.ndarray, buf: np.ndarray, m: int, k: int) -> np.ndarray:
     """The (m, k) matrix of a block of windows (B, R, OW, KH, KW, C) in the reused buffer,
     its last column ones when ``k`` counts one more than the window (the bias's).
     One channel: gathered tap by tap as contiguous rows of the transpose (a channels-
     last gather would copy float by float); BLAS reads the transpose as it is."""
     b, r, ow, kh, kw, c = block.shape
     window = kh * kw * c
-    buf = _buffer(m * k)
     if c == 1:
         t = buf.reshape(k, m)
         np.copyto(t[:window].reshape(kh, kw, b, r, ow), block[..., 0].transpose(3, 4, 0, 1, 2))
