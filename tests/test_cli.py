@@ -175,3 +175,19 @@ def test_json_is_strict(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
     assert "RuntimeWarning" not in err
     values = _strict(out)["outputs"][0]
     assert values[0] == [["Infinity"], ["-Infinity"], ["NaN"], ["Infinity"]]
+
+
+def test_each_command_is_built_by_its_own_group() -> None:
+    """main() builds only the group of the command it is given (a faster start): the map
+    must name every command, and each group must build the commands mapped to it."""
+    import argparse
+
+    from cnndsl.cli import COMMANDS, GROUPS, build_parser
+
+    def commands(p: argparse.ArgumentParser) -> set[str]:
+        (sub,) = (a for a in p._actions if isinstance(a, argparse._SubParsersAction))
+        return set(sub.choices)
+
+    assert commands(build_parser()) == set(COMMANDS)
+    for group in GROUPS:
+        assert commands(build_parser((group,))) == {c for c, g in COMMANDS.items() if g == group}

@@ -96,7 +96,9 @@ def test_grammar_loads_from_package_resources() -> None:
     assert "_SEP" in text
 
 
-def _check_with_cache(cache_dir, *extra: str):
+def _check_with_cache(cache_dir, model: str = "examples/lenet5.cnn"):
+    """Lark's tables are cached for the error path: a well-formed model never loads them
+    (cnndsl.fastparse), so the cache is exercised with a syntax error."""
     import os
     import subprocess
     import sys
@@ -106,7 +108,7 @@ def _check_with_cache(cache_dir, *extra: str):
     env = {**os.environ, "CNNDSL_CACHE_DIR": str(cache_dir), "PYTHONPATH": str(ROOT)}
     env.pop("CNNDSL_NO_CACHE", None)
     return subprocess.run(
-        [sys.executable, "-m", "cnndsl", "check", "examples/lenet5.cnn", *extra],
+        [sys.executable, "-m", "cnndsl", "check", model],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -115,18 +117,25 @@ def _check_with_cache(cache_dir, *extra: str):
 
 
 def test_parser_cache_is_written_reused_and_survives_corruption(tmp_path) -> None:
-    cache = tmp_path / "cache"
-    first = _check_with_cache(cache)
-    assert first.returncode == 0 and "61,706" in first.stdout
+    cache, bad = tmp_path / "cache", tmp_path / "bad.cnn"
+    bad.write_text("input 8x8x1\nconv 8 3x3 =2\n")
+    first = _check_with_cache(cache, str(bad))
+    assert first.returncode == 1 and "'=' must follow an option name" in first.stderr
     (entry,) = list(cache.iterdir())  # one file, no temporary left
-    assert _check_with_cache(cache).stdout == first.stdout  # loaded from the cache
+    assert _check_with_cache(cache, str(bad)).stderr == first.stderr  # loaded from the cache
     garbage = b"garbage, as if a write had been cut short"
     entry.write_bytes(garbage)
-    again = _check_with_cache(cache)
-    assert again.returncode == 0 and again.stdout == first.stdout
-    assert "Traceback" not in again.stderr and again.stderr == ""
+    again = _check_with_cache(cache, str(bad))
+    assert again.returncode == 1 and again.stderr == first.stderr
+    assert "Traceback" not in again.stderr
     assert entry.read_bytes() != garbage  # rebuilt and rewritten
-    assert _check_with_cache(cache).stdout == first.stdout
+    assert _check_with_cache(cache, str(bad)).stderr == first.stderr
+
+
+def test_a_well_formed_model_needs_no_parser_cache(tmp_path) -> None:
+    r = _check_with_cache(tmp_path / "cache")
+    assert r.returncode == 0 and "61,706" in r.stdout
+    assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").iterdir())
 
 
 def test_parser_cache_refuses_a_shared_directory(tmp_path) -> None:

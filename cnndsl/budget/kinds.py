@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable
 
 from .. import layers as L
+from ..backends.numpy.fast import BLOCK_BYTES
 from ..ir import Node
 from ..layers import Shape
 
@@ -46,15 +47,18 @@ def _padded(x: Shape, pads: tuple[tuple[int, int], ...], batch: int) -> Buffers:
 def _conv_parts(conv: L.Conv, x: Shape, out: Shape, batch: int) -> Buffers:
     """ops.conv: the padded input, the im2col matrix (copied twice when grouped: once
     gathered, once made contiguous per group), and a second output-sized matmul result
-    except on the plain one-matmul path."""
-    cols = batch * elems(out[:-1]) * elems(conv.kernel) * x[-1] * F32
-    grouped = conv.groups > 1
-    plain = not grouped and x[-1] > 1
-    out_bytes = batch * elems(out) * F32
+    except on the plain one-matmul path. Ungrouped, numpy/fast.py's blocks: an im2col
+    buffer of at most BLOCK_BYTES or one output row (a bias column more), no result."""
+    window = elems(conv.kernel) * x[-1]
+    cols = batch * elems(out[:-1]) * window * F32
     bufs = _padded(x, conv.pads(), batch)
-    bufs.append(("im2col windows", cols * (2 if grouped else 1)))
-    if not plain:
-        bufs.append(("matmul result", out_bytes))
+    if conv.groups == 1:
+        row = elems(out[-2:-1]) * (window + 1) * F32
+        full = batch * elems(out[:-1]) * (window + 1) * F32
+        bufs.append(("im2col block", min(full, max(BLOCK_BYTES, row))))
+        return bufs
+    bufs.append(("im2col windows", cols * 2))
+    bufs.append(("matmul result", batch * elems(out) * F32))
     return bufs
 
 

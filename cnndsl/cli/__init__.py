@@ -1,31 +1,28 @@
 """The ``cnndsl`` command. Exit status: 0 ok, 1 error in a model or its data, 2 wrong usage.
 
-Only the standard library, lark and cnndsl itself are imported on the way to
-``check`` and ``summary``: no TensorFlow, no torch, not even NumPy (``run`` loads it).
-Each command group lives in its own module and adds its own subcommands; this one
-only assembles the parser and dispatches.
+Only the standard library and cnndsl itself are imported on the way to ``check`` and
+``summary``: no TensorFlow, no torch, not even NumPy (``run`` loads it) or Lark (only a
+syntax error needs it). Each command group lives in its own module and adds its own
+subcommands; this one only assembles the parser and dispatches. A command line that
+starts with a command imports and builds only that command's group (:data:`COMMANDS`);
+anything else (``--help``, a typo) gets the whole parser.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .. import __version__
-from . import build, inspect, run, teach, tools, train, verify, weights
-from .build import cmd_compile
 from .common import EXIT_MODEL, EXIT_OK, EXIT_USAGE
-from .inspect import CHECK_SCHEMA, cmd_check, cmd_summary
-from .run import cmd_run
-from .train import cmd_train
-from .verify import cmd_verify
-from .weights import cmd_export_weights, cmd_import_weights, cmd_init_weights
 
 __all__ = [
     "CHECK_SCHEMA",
+    "COMMANDS",
     "EPILOG",
     "EXIT_MODEL",
     "EXIT_OK",
@@ -42,6 +39,46 @@ __all__ = [
     "cmd_verify",
     "main",
 ]
+
+#: the command groups, in the order --help lists them
+GROUPS = ("inspect", "teach", "build", "run", "verify", "weights", "tools", "train")
+#: each command's group (tests/test_cli.py checks it against the whole parser)
+COMMANDS = {
+    "check": "inspect",
+    "summary": "inspect",
+    "compile": "build",
+    "run": "run",
+    "verify": "verify",
+    "export-weights": "weights",
+    "import-weights": "weights",
+    "init-weights": "weights",
+    "explain": "teach",
+    "help": "teach",
+    "diagram": "tools",
+    "fmt": "tools",
+    "train": "train",
+    "filters": "train",
+}
+#: the names this package exports from its group modules, loaded when first used
+_LAZY = {
+    "CHECK_SCHEMA": "inspect",
+    "cmd_check": "inspect",
+    "cmd_summary": "inspect",
+    "cmd_compile": "build",
+    "cmd_run": "run",
+    "cmd_verify": "verify",
+    "cmd_export_weights": "weights",
+    "cmd_import_weights": "weights",
+    "cmd_init_weights": "weights",
+    "cmd_train": "train",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 EPILOG = """\
 examples:
@@ -73,8 +110,9 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The whole command line; --help lists the subcommands in the order added here."""
+def build_parser(groups: Sequence[str] = GROUPS) -> argparse.ArgumentParser:
+    """The whole command line, or the commands of ``groups`` only; --help lists the
+    subcommands in the order of :data:`GROUPS`."""
     p = _Parser(
         prog="cnndsl",
         description="A small text language for CNNs: check shapes, count parameters, run models, "
@@ -84,14 +122,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"cnndsl {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for group in (inspect, teach, build, run, verify, weights, tools, train):
-        group.add_parsers(sub)
+    for group in groups:
+        importlib.import_module(f".{group}", __name__).add_parsers(sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Returns the exit status instead of exiting, so tests can call it in-process."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    group = COMMANDS.get(argv[0]) if argv else None
+    parser = build_parser((group,) if group else GROUPS)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)

@@ -3,7 +3,9 @@
 This backend is the reference the generated Keras and PyTorch code must agree
 with. ``KERNELS`` maps each layer class to a function ``(layer, inputs, weights)
 -> output``, registered beside it; nodes run in topological order, each reading its
-inputs by name.
+inputs by name. Ungrouped convolutions take the blocked path of :mod:`.fast` (off when
+``fast.ENABLED`` is False), checked against the plain one of :mod:`.ops` by
+tests/test_numpy_fast.py.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 from ... import layers as L
 from ...ir import Model, Node
 from ..table import Table
-from . import ops
+from . import fast, ops
 
 Arrays = Mapping[str, np.ndarray]
 KERNELS: Table[[list[np.ndarray], Arrays], np.ndarray] = Table("numpy")
@@ -39,6 +41,11 @@ def _input(layer: L.Input, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
 
 @KERNELS.register(L.Conv)
 def _conv(layer: L.Conv, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
+    if fast.ENABLED and layer.groups == 1:
+        act = (layer.activation, *_act_params(layer.activation))
+        return fast.conv(
+            xs[0], w["kernel"], w.get("bias"), layer.stride, layer.dilation, layer.pads(), act
+        )
     y = ops.conv(
         xs[0], w["kernel"], w.get("bias"), layer.stride, layer.dilation, layer.pads(), layer.groups
     )
@@ -57,7 +64,11 @@ def _separable(layer: L.Separable, xs: list[np.ndarray], w: Arrays) -> np.ndarra
         xs[0], w["depthwise_kernel"], None, dw.stride, dw.dilation, layer.pads(), dw.groups
     )
     r = y.ndim - 2
-    y = ops.conv(y, w["pointwise_kernel"], w.get("bias"), (1,) * r, (1,) * r, ((0, 0),) * r)
+    ones, zeros = (1,) * r, ((0, 0),) * r
+    if fast.ENABLED:
+        act = (layer.activation, *_act_params(layer.activation))
+        return fast.conv(y, w["pointwise_kernel"], w.get("bias"), ones, ones, zeros, act)
+    y = ops.conv(y, w["pointwise_kernel"], w.get("bias"), ones, ones, zeros)
     return _act(y, layer.activation)
 
 
@@ -80,7 +91,8 @@ def _dense(layer: L.Dense, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
 def _batchnorm(layer: L.BatchNorm, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     scale = w["gamma"] / np.sqrt(w["moving_variance"] + np.float32(layer.eps))
     shift = w["beta"] - w["moving_mean"] * scale
-    y: np.ndarray = (xs[0] * scale + shift).astype(np.float32)
+    y: np.ndarray = np.multiply(xs[0], scale, dtype=np.float32)
+    y += shift
     return y
 
 

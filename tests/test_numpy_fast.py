@@ -1,0 +1,99 @@
+"""The interpreter's fast paths (cnndsl.backends.numpy.fast) against its plain reference
+(cnndsl.backends.numpy.ops, itself checked against naive loops in test_numpy_backend.py).
+
+Random values in every array (inputs, kernels, biases), odd sizes, strides, dilations,
+asymmetric padding, one channel and several, 1-D and 2-D, every activation, and blocks
+made tiny so that a batch spans many blocks of images and an image many blocks of rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import cnndsl
+from cnndsl.backends.numpy import fast, forward, ops
+from cnndsl.layers import ACTIVATIONS
+from cnndsl.weights import probe_weights
+from conftest import EXAMPLES
+
+FAST = settings(max_examples=250, deadline=None, derandomize=True)
+
+
+@st.composite
+def conv_case(draw: st.DrawFn) -> dict:
+    rank = draw(st.sampled_from([1, 2]))
+    kernel = tuple(draw(st.integers(1, 4)) for _ in range(rank))
+    stride = tuple(draw(st.integers(1, 3)) for _ in range(rank))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(rank))
+    pads = tuple((draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in range(rank))
+    spatial = tuple(
+        draw(st.integers(d * (k - 1) + 1 - a - b if d * (k - 1) + 1 > a + b else 1, 9))
+        for k, d, (a, b) in zip(kernel, dilation, pads)
+    )
+    return {
+        "n": draw(st.integers(1, 5)),
+        "spatial": spatial,
+        "c": draw(st.sampled_from([1, 2, 3, 5])),
+        "f": draw(st.sampled_from([1, 4, 6])),
+        "kernel": kernel,
+        "stride": stride,
+        "dilation": dilation,
+        "pads": pads,
+        "bias": draw(st.booleans()),
+        "act": draw(st.sampled_from(sorted(ACTIVATIONS))),
+        "block": draw(st.sampled_from([16, 200, 4096, fast.BLOCK_BYTES])),
+        "seed": draw(st.integers(0, 2**16)),
+    }
+
+
+@FAST
+@given(conv_case())
+def test_conv_matches_the_plain_path(case: dict) -> None:
+    rng = np.random.default_rng(case["seed"])
+    x = rng.standard_normal((case["n"], *case["spatial"], case["c"])).astype(np.float32)
+    k = rng.standard_normal((*case["kernel"], case["c"], case["f"])).astype(np.float32)
+    b = rng.standard_normal(case["f"]).astype(np.float32) if case["bias"] else None
+    args = (case["stride"], case["dilation"], case["pads"])
+    want = ops.activation(ops.conv(x, k, b, *args), case["act"], 0.2, False)
+    old, fast.BLOCK_BYTES = fast.BLOCK_BYTES, case["block"]
+    try:
+        got = fast.conv(x, k, b, *args, (case["act"], 0.2, False))
+    finally:
+        fast.BLOCK_BYTES = old
+    assert got.shape == want.shape and got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_the_blocks_cover_the_batch_once() -> None:
+    """Whole images while they fit, else rows of one image: each output row once."""
+    for n, oh, row_bytes, budget in [(7, 5, 10, 120), (3, 9, 100, 250), (4, 4, 1, 10**6)]:
+        old, fast.BLOCK_BYTES = fast.BLOCK_BYTES, budget
+        try:
+            seen = [
+                (i, r)
+                for imgs, rows in fast._blocks(n, oh, row_bytes)
+                for i in range(n)[imgs]
+                for r in range(oh)[rows]
+            ]
+        finally:
+            fast.BLOCK_BYTES = old
+        assert sorted(seen) == [(i, r) for i in range(n) for r in range(oh)]
+
+
+@pytest.mark.parametrize(
+    "name", ["lenet5", "cifar_vgg", "text_cnn", "kim_cnn", "padding", "unet_small"]
+)
+def test_whole_models_agree_with_the_plain_path(name: str, monkeypatch) -> None:
+    path = EXAMPLES / f"{name}.cnn"
+    model = cnndsl.load(path)
+    weights = probe_weights(model, 3)
+    batch = 3
+    x = np.random.default_rng(5).standard_normal((batch, *model.input_shape), np.float32)
+    got = forward(model, weights, x)
+    monkeypatch.setattr(fast, "ENABLED", False)
+    want = forward(model, weights, x)
+    scale = float(np.abs(want).max()) or 1.0
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * scale)
