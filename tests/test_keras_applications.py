@@ -54,8 +54,11 @@ def test_keras_applications_weights_load_in_order(name: str) -> None:
         got /= got.sum(axis=1, keepdims=True)
     if same_function:
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
-    else:  # by design: other padding and eps give other outputs
-        assert np.abs(got - want).max() > 1e-2 * np.abs(want).max()
+    else:
+        # by design: other padding and eps give other outputs — here close (random weights,
+        # a 1000-way softmax: 5e-4 of the output's scale) but far above float32 noise
+        # (the same functions above agree to about 1e-6 of it)
+        assert np.abs(got - want).max() > 1e-4 * np.abs(want).max()
 
 
 def test_a_swapped_pair_of_weights_is_caught() -> None:
