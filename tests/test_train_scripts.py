@@ -148,18 +148,20 @@ def test_keras_script_trains(tmp_path) -> None:
     assert (tmp_path / "lenet5_trained.weights.h5").is_file()
 
 
-@pytest.mark.parametrize("head", ["dense 5 softmax", "dense 5\nsoftmax"])
+@pytest.mark.parametrize("head", ["dense 5 softmax", "dense 5\nsoftmax", "kim_cnn"])
 def test_keras_logits_model_is_the_model_without_its_softmax(head: str, tmp_path) -> None:
-    """The script's logits_model, for a fused softmax and for a softmax layer of its own:
-    softmax of its output is the model's output."""
+    """The script's logits_model, for a fused softmax and for a softmax layer of its own in
+    a keras.Sequential, and for a functional model (kim_cnn's branches): softmax of its
+    output is the model's output."""
     keras = pytest.importorskip("keras")
     src = f"input 6x6x1\nconv 3 3x3 relu\nflatten\n{head}\n"
+    m = cnndsl.load(EXAMPLES / "kim_cnn.cnn") if head == "kim_cnn" else cnndsl.parse(src, "t.cnn")
     path = tmp_path / "train_t.py"
-    path.write_text(emit_train(cnndsl.parse(src, "t.cnn"), "keras"), encoding="utf-8")
+    path.write_text(emit_train(m, "keras"), encoding="utf-8")
     module = load(path)
     model = module.build_model()
     logits = module.logits_model(model)
-    x = np.random.default_rng(0).random((4, 6, 6, 1)).astype(np.float32)
+    x = np.random.default_rng(0).random((4, *m.input_shape)).astype(np.float32)
     z = np.asarray(logits(x))
     assert not np.allclose(z.sum(1), 1)
     p = np.exp(z - z.max(1, keepdims=True))
