@@ -130,7 +130,7 @@ def test_pytorch_script_trains_alone_and_under_torchrun(tmp_path) -> None:
     (tmp_path / "alone").mkdir()
     (tmp_path / "ddp").mkdir()
     out, alone = run_script(tmp_path / "alone", "pytorch")
-    assert "1437 training and 360 test samples; 1 process on cpu" in out
+    assert "1438 training and 359 test samples; 1 process on cpu" in out  # as cnndsl train
     assert alone > 0.5
     assert torch.load(tmp_path / "alone" / "lenet5_trained.pt")["dense_3.weight"].shape == (10, 84)
     ddp = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
@@ -167,6 +167,19 @@ def test_keras_logits_model_is_the_model_without_its_softmax(head: str, tmp_path
     p = np.exp(z - z.max(1, keepdims=True))
     assert np.allclose(p / p.sum(1, keepdims=True), np.asarray(model(x)), atol=1e-6)
     assert keras.losses.SparseCategoricalCrossentropy(from_logits=True) is not None
+
+
+def test_script_loads_the_digits_as_cnndsl_train_does() -> None:
+    pytest.importorskip("sklearn")
+    from cnndsl.training.data import digits
+
+    model = cnndsl.load(EXAMPLES / "lenet5.cnn")
+    theirs = load(SCRIPTS / "train_lenet5.pytorch.py").load_data("digits")
+    ours = digits(model)
+    assert len(theirs[0]) == 1438 and len(theirs[2]) == 359
+    for a, b in zip(theirs, (ours.x_train, ours.y_train, ours.x_test, ours.y_test), strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
 
 
 def test_script_refuses_data_that_does_not_fit(tmp_path) -> None:
