@@ -65,11 +65,9 @@ def cmd_compile(args: argparse.Namespace) -> int:
         for name, (_, what) in TARGETS.items():
             print(f"{name:<8} {what}")
         return EXIT_OK
-    if args.model is None or args.target is None:
-        print("cnndsl compile: error: give MODEL and --target (or --list-targets)", file=sys.stderr)
-        return EXIT_USAGE
-    if args.train and args.target not in ("pytorch", "keras"):
-        print("cnndsl compile: error: --train needs --target pytorch or keras", file=sys.stderr)
+    wrong = _wrong_usage(args)
+    if wrong:
+        print(f"cnndsl compile: error: {wrong}", file=sys.stderr)
         return EXIT_USAGE
     if args.target == "onnx":
         from .onnx_export import compile_onnx
@@ -93,6 +91,14 @@ def cmd_compile(args: argparse.Namespace) -> int:
     what = f"a {args.target} training script" if args.train else describe(code, args.target)
     print(f"{args.output}: {what} for {model.name}", file=sys.stderr)
     return EXIT_OK
+
+
+def _wrong_usage(args: argparse.Namespace) -> str | None:
+    if args.model is None or args.target is None:
+        return "give MODEL and --target (or --list-targets)"
+    if args.train and args.target not in ("pytorch", "keras"):
+        return "--train needs --target pytorch or keras"
+    return None
 
 
 def _generate(path: str, target: str, train: bool, output: str | None) -> tuple[Model, str]:
