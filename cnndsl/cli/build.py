@@ -8,6 +8,7 @@ target needs the ``onnx`` package (``cnndsl[onnx]``), imported only for it.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .. import parse
@@ -25,6 +26,7 @@ def add_parsers(sub: Subparsers) -> None:
         "framework), or as an ONNX graph with its weights (-o FILE.onnx; --weights or "
         "seeded initial weights).",
         epilog="example: cnndsl compile examples/lenet5.cnn --target keras -o lenet5_keras.py\n"
+        "         cnndsl compile examples/lenet5.cnn --target pytorch --train -o train.py\n"
         "         cnndsl compile examples/lenet5.cnn --target onnx -o lenet5.onnx",
     )
     co.add_argument("model", metavar="MODEL", nargs="?", help="model file ('-' reads stdin)")
@@ -37,6 +39,12 @@ def add_parsers(sub: Subparsers) -> None:
     )
     co.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     co.add_argument("--list-targets", action="store_true", help="list the targets and exit")
+    co.add_argument(
+        "--train",
+        action="store_true",
+        help="pytorch/keras: a standalone training script (model, data, loop; DDP for "
+        "torchrun) instead of the model alone; the model must end in a softmax over classes",
+    )
     co.add_argument("--weights", "-w", metavar="W.npz", help="onnx: canonical weights to embed")
     co.add_argument("--seed", type=int, default=0, help="onnx: seed of the initial weights")
     co.add_argument("--opset", type=int, default=None, help="onnx: operator set (default 17)")
@@ -57,15 +65,16 @@ def cmd_compile(args: argparse.Namespace) -> int:
         for name, (_, what) in TARGETS.items():
             print(f"{name:<8} {what}")
         return EXIT_OK
-    if args.model is None or args.target is None:
-        print("cnndsl compile: error: give MODEL and --target (or --list-targets)", file=sys.stderr)
+    wrong = _wrong_usage(args)
+    if wrong:
+        print(f"cnndsl compile: error: {wrong}", file=sys.stderr)
         return EXIT_USAGE
     if args.target == "onnx":
         from .onnx_export import compile_onnx
 
         return compile_onnx(args)
     try:
-        model, code = _generate(args.model, args.target)
+        model, code = _generate(args.model, args.target, args.train, args.output)
     except CnnDslError as err:
         return report(err)
     if args.output is None:
@@ -79,11 +88,20 @@ def cmd_compile(args: argparse.Namespace) -> int:
         return cannot_write(args.output, exc)
     from ..backends import describe
 
-    print(f"{args.output}: {describe(code, args.target)} for {model.name}", file=sys.stderr)
+    what = f"a {args.target} training script" if args.train else describe(code, args.target)
+    print(f"{args.output}: {what} for {model.name}", file=sys.stderr)
     return EXIT_OK
 
 
-def _generate(path: str, target: str) -> tuple[Model, str]:
+def _wrong_usage(args: argparse.Namespace) -> str | None:
+    if args.model is None or args.target is None:
+        return "give MODEL and --target (or --list-targets)"
+    if args.train and args.target not in ("pytorch", "keras"):
+        return "--train needs --target pytorch or keras"
+    return None
+
+
+def _generate(path: str, target: str, train: bool, output: str | None) -> tuple[Model, str]:
     """Parse and emit; an error from the emitter gets the source text, to quote the line."""
     from ..backends import emit
 
@@ -91,6 +109,10 @@ def _generate(path: str, target: str) -> tuple[Model, str]:
     try:
         text, name = read(path)
         model = parse(text, name)
+        if train:
+            from ..backends.scripts import emit_train
+
+            return model, emit_train(model, target, output and os.path.basename(output))
         return model, emit(model, target)
     except CnnDslError as err:
         if err.source is None:

@@ -25,7 +25,8 @@ class CifarVgg(nn.Module):
         self.pool_3 = nn.MaxPool2d(kernel_size=2)
         self.dense_1 = nn.Linear(4096, 10)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Everything but the final softmax: what cross-entropy (on logits) trains."""
         x = F.relu(self.conv_1(x))
         x = F.relu(self.conv_2(x))
         x = self.pool_1(x)
@@ -37,8 +38,11 @@ class CifarVgg(nn.Module):
         x = self.pool_3(x)
         # NCHW order: the weight converter permutes the next layers' weights to match
         x = torch.flatten(x, 1)
-        x = F.softmax(self.dense_1(x), dim=1)
+        x = self.dense_1(x)
         return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.softmax(self.logits(x), dim=1)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ class KimCnn(nn.Module):
         self.dropout_1 = nn.Dropout(p=0.5)
         self.dense_1 = nn.Linear(300, 2)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Everything but the final softmax: what cross-entropy (on logits) trains."""
         inputs = x
         x = F.relu(self.conv_1(inputs))
         # global max pool
@@ -33,8 +34,11 @@ class KimCnn(nn.Module):
         x = x.amax(dim=2)
         x = torch.cat([globalpool_1, globalpool_2, x], dim=1)
         x = self.dropout_1(x)
-        x = F.softmax(self.dense_1(x), dim=1)
+        x = self.dense_1(x)
         return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.softmax(self.logits(x), dim=1)
 
 
 if __name__ == "__main__":

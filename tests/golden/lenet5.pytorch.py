@@ -22,7 +22,8 @@ class Lenet5(nn.Module):
         self.dense_2 = nn.Linear(120, 84)
         self.dense_3 = nn.Linear(84, 10)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Everything but the final softmax: what cross-entropy (on logits) trains."""
         x = torch.sigmoid(self.conv_1(x))
         x = self.pool_1(x)
         x = torch.sigmoid(self.conv_2(x))
@@ -31,8 +32,11 @@ class Lenet5(nn.Module):
         x = torch.flatten(x, 1)
         x = torch.sigmoid(self.dense_1(x))
         x = torch.sigmoid(self.dense_2(x))
-        x = F.softmax(self.dense_3(x), dim=1)
+        x = self.dense_3(x)
         return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.softmax(self.logits(x), dim=1)
 
 
 if __name__ == "__main__":

@@ -18,13 +18,17 @@ class Oneliner(nn.Module):
         self.pool_1 = nn.MaxPool2d(kernel_size=2)
         self.dense_1 = nn.Linear(12544, 10)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Everything but the final softmax: what cross-entropy (on logits) trains."""
         x = F.relu(self.conv_1(x))
         x = self.pool_1(x)
         # NCHW order: the weight converter permutes the next layers' weights to match
         x = torch.flatten(x, 1)
-        x = F.softmax(self.dense_1(x), dim=1)
+        x = self.dense_1(x)
         return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.softmax(self.logits(x), dim=1)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ class TextCnn(nn.Module):
         self.dropout_1 = nn.Dropout(p=0.5)
         self.dense_1 = nn.Linear(1408, 2)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Everything but the final softmax: what cross-entropy (on logits) trains."""
         x = F.relu(self.conv_1(x))
         x = self.pool_1(x)
         x = F.relu(self.conv_2(x))
@@ -29,8 +30,11 @@ class TextCnn(nn.Module):
         # NCHW order: the weight converter permutes the next layers' weights to match
         x = torch.flatten(x, 1)
         x = self.dropout_1(x)
-        x = F.softmax(self.dense_1(x), dim=1)
+        x = self.dense_1(x)
         return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.softmax(self.logits(x), dim=1)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 """PyTorch model `vgg16`: Vgg16 is an nn.Module."""
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -54,15 +55,18 @@ class Vgg16(nn.Module):
             nn.ReLU(),
             nn.Dropout(p=0.5),
             nn.Linear(4096, 1000),
-            nn.Softmax(dim=1),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Everything but the final softmax: what cross-entropy (on logits) trains."""
         x = self.features(x)
         # NCHW order: the weight converter permutes the next layers' weights to match
         x = torch.flatten(x, 1)
         x = self.classifier(x)
         return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.softmax(self.logits(x), dim=1)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ each canonical weight lands in the module's state_dict (used by ``cnndsl.convert
 
 from __future__ import annotations
 
+from ...errors import CnnDslError
 from ...ir import Model
 from ..codegen import class_name, header, layout, layout_literal, refuse_names, render
 from ..params import Param
@@ -22,13 +23,29 @@ def _why_taken(name: str) -> str:
     return "an nn.Module attribute" if name in MODULE_ATTRIBUTES else "a name the file uses"
 
 
-def _check_names(model: Model) -> None:
+def _check_names(model: Model, classifier: bool) -> None:
     clashes = [
         (n, _why_taken(n.name))
         for n in model.nodes
         if n.name in MODULE_ATTRIBUTES or n.name in FILE_NAMES
     ]
+    if classifier:
+        clashes += [(n, "the method giving the logits") for n in model.nodes if n.name == "logits"]
     refuse_names(model, clashes, "PyTorch")
+
+
+def logits_model(model: Model) -> Model | None:
+    """For a model whose head is a softmax over classes, the same model without that
+    softmax (the rule of :func:`cnndsl.training.heads.classifier_head`), under the model's
+    own name; else None. The generated class computes it in ``logits`` and applies the
+    softmax in ``forward``. Softmax has no weights: the state_dict is the same."""
+    from ...training.heads import classifier_head
+
+    try:
+        head = classifier_head(model)
+    except CnnDslError:
+        return None
+    return Model(model.name, head.logits.nodes, model.filename)
 
 
 def _nchw(shape: tuple[int, ...]) -> str:
@@ -36,7 +53,9 @@ def _nchw(shape: tuple[int, ...]) -> str:
 
 
 def _generator(model: Model) -> tuple[Generator, Body]:
-    gen = Generator(model, FILE_NAMES | {class_name(model.name, tuple(sorted(FILE_NAMES)))})
+    """The generator of the model's code: of its logits model, for a classifier."""
+    body = logits_model(model) or model
+    gen = Generator(body, FILE_NAMES | {class_name(model.name, tuple(sorted(FILE_NAMES)))})
     return gen, gen.generate()
 
 
@@ -48,8 +67,9 @@ def weight_map(model: Model) -> dict[str, list[Param]]:
 
 def emit(model: Model) -> str:
     """The PyTorch source of ``model``: a class per block, the model's class last."""
-    _check_names(model)
     gen, root = _generator(model)
+    classifier = gen.model is not model
+    _check_names(model, classifier)
     init_lines: list[str] = []
     for attr, call in root.modules:
         init_lines += layout(call, 8, prefix=f"self.{attr} = ")
@@ -66,7 +86,8 @@ def emit(model: Model) -> str:
         header=header(model, "PyTorch"),
         name=model.name,
         class_name=class_name(model.name, reserved=tuple(sorted(FILE_NAMES))),
-        functional=any("F." in line for line in code),  # a fused activation may be a module
+        functional=classifier or any("F." in line for line in code),
+        logits=classifier,  # a fused activation may be a module
         ordered=any("OrderedDict(" in line for line in code),
         helpers=[ctx.helpers[k] for k in sorted(ctx.helpers)],
         classes=classes,
