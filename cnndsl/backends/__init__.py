@@ -6,6 +6,7 @@ import neither framework). ``TARGETS`` names the code generators.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import re
 
@@ -40,7 +41,17 @@ def describe(code: str, target: str) -> str:
 
 
 def emit(model: Model, target: str) -> str:
-    """Source code of ``model`` for ``target`` (a key of TARGETS)."""
+    """Source code of ``model`` for ``target`` (a key of TARGETS).
+
+    The cyclic garbage collector is paused meanwhile: generation makes many small
+    objects and no cycles, and the collector's passes over the live ones made the time
+    grow faster than the model (8k layers took 13x 1k; 7x without, i.e. linear)."""
     module = importlib.import_module(TARGETS[target][0])
-    code: str = module.emit(model)
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        code: str = module.emit(model)
+    finally:
+        if paused:
+            gc.enable()
     return code
