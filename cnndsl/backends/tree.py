@@ -102,6 +102,20 @@ def scopes(root: Scope) -> list[Scope]:
     return out
 
 
+def by_height(root: Scope, keep: Callable[[Scope], bool] = lambda s: True) -> list[list[Scope]]:
+    """The scopes under ``root`` that ``keep`` takes, grouped by height (how deep scopes
+    nest inside them), lowest first: all the instances of a block are known before
+    anything that uses them is made. Heights are counted once, bottom up."""
+    height: dict[int, int] = {}
+    groups: dict[int, list[Scope]] = {}
+    for scope in scopes(root):  # innermost first: a scope's children come before it
+        subs = [height[id(i)] for i in scope.items if isinstance(i, Scope)]
+        height[id(scope)] = 1 + max(subs) if subs else 0
+        if keep(scope):
+            groups.setdefault(height[id(scope)], []).append(scope)
+    return [groups[h] for h in sorted(groups)]
+
+
 def produced(item: Node | Scope) -> list[str]:
     """The tensors an item leaves: a node's own, a scope's outputs."""
     return item.outputs if isinstance(item, Scope) else [item.name]
@@ -171,6 +185,37 @@ def _reading(
 
 
 # ------------------------------------------------------------ one class per block
+
+
+@dataclass
+class Shared:
+    """What the instances of one block share: per literal its parameter (None: the same
+    everywhere), the parameters in order with their annotations, and each instance's
+    values for them."""
+
+    names: list[str | None]
+    params: list[str]
+    types: dict[str, str]
+    values: list[tuple[Any, ...]]
+
+    def call(self, fn: str, i: int) -> Call:
+        """Instance ``i`` built by ``fn``: positional for up to two values, else keywords."""
+        given = self.values[i]
+        if len(self.params) <= 2:
+            return Call(fn, given)
+        return Call(fn, (), tuple(zip(self.params, given)))
+
+
+def share(group: Sequence[Scope], trees: list[Any], hint: list[str], model: Model) -> Shared:
+    """:func:`unify` for the instances ``group`` of one block, whose code is ``trees``:
+    their block arguments and input channels name the parameters."""
+    args = [dict(s.frame.args) if s.frame else {} for s in group]
+    channels = [model.node(s.inputs[0]).shape[-1] if s.inputs else 0 for s in group]
+    names, params = unify(trees, args, channels, hint)
+    rows = [leaves(t) for t in trees]
+    types = {p: type(rows[0][names.index(p)]).__name__ for p in params}
+    values = [tuple(row[names.index(p)] for p in params) for row in rows]
+    return Shared(names, params, types, values)
 
 
 def leaves(value: Any) -> list[Any]:

@@ -18,12 +18,12 @@ from ..params import Param
 from ..tree import (
     Scope,
     build,
-    leaves,
+    by_height,
     produced,
     reads,
     shape_of,
+    share,
     substitute,
-    unify,
     variables,
     with_defaults,
     without_defaults,
@@ -98,12 +98,9 @@ class Functions:
     def generate(self, reserved: frozenset[str]) -> Body:
         """Every block instance, those of one height together, then the model's body."""
         self.taken |= reserved
-        by_height: dict[int, list[Scope]] = {}
-        for scope in _instances(self.root):
-            by_height.setdefault(_height(scope), []).append(scope)
-        for h in sorted(by_height):
+        for level in by_height(self.root):
             groups: dict[Any, list[tuple[Scope, Body]]] = {}
-            for scope in by_height[h]:
+            for scope in level:
                 body = self.body(scope)
                 groups.setdefault(_key(scope, body), []).append((scope, body))
             for group in groups.values():
@@ -152,26 +149,18 @@ class Functions:
             arg = outs[0]
         return steps
 
-    # complex: the instances' values, named and typed, then one call per instance
     def make_function(self, group: list[tuple[Scope, Body]]) -> None:
+        """One function for instances with the same code but their numbers."""
         scope0, body0 = group[0]
         trees = [[s.call for s in body.steps] for _, body in group]
-        args = [dict(s.frame.args) if s.frame else {} for s, _ in group]
-        channels = [self.model.node(s.inputs[0]).shape[-1] if s.inputs else 0 for s, _ in group]
-        hints = [h for s in body0.steps for h in _hints(s.call)]
-        names, params = unify(trees, args, channels, hints)
-        values0 = leaves(trees[0])
-        types = {p: type(values0[names.index(p)]).__name__ for p in params}
+        hint = [h for s in body0.steps for h in _hints(s.call)]
+        shared = share([s for s, _ in group], trees, hint, self.model)
         fn = self.function_name(scope0.block)
-        self.functions.append(FuncDef(fn, scope0.block, body0, params, names, types))
-        for (scope, _), tree in zip(group, trees):
-            values = leaves(tree)
-            given = tuple(values[names.index(p)] for p in params)
-            self.made[scope.path] = Call(
-                fn,
-                given if len(params) <= 2 else (),
-                () if len(params) <= 2 else tuple(zip(params, given)),
-            )
+        self.functions.append(
+            FuncDef(fn, scope0.block, body0, shared.params, shared.names, shared.types)
+        )
+        for i, (scope, _) in enumerate(group):
+            self.made[scope.path] = shared.call(fn, i)
 
     def function_name(self, block: str) -> str:
         name, n = block, 1
@@ -180,20 +169,6 @@ class Functions:
             name = f"{block}_{n}"
         self.taken.add(name)
         return name
-
-
-def _instances(scope: Scope) -> list[Scope]:
-    out: list[Scope] = []
-    for item in scope.items:
-        if isinstance(item, Scope):
-            out += _instances(item)
-            out.append(item)
-    return out
-
-
-def _height(scope: Scope) -> int:
-    subs = [_height(i) for i in scope.items if isinstance(i, Scope)]
-    return 1 + max(subs) if subs else 0
 
 
 def _key(scope: Scope, body: Body) -> Any:

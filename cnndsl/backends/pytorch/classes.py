@@ -23,14 +23,13 @@ from ..params import Param
 from ..tree import (
     Scope,
     build,
+    by_height,
     label,
-    leaves,
     produced,
     reads,
-    scopes,
     shape_of,
+    share,
     substitute,
-    unify,
     variables,
     with_defaults,
     without_defaults,
@@ -131,12 +130,9 @@ class Generator:
     def generate(self) -> Body:
         """Every scope, innermost first: those of one height together, so that all the
         instances of a block are known before its class is made. Returns the model's."""
-        by_height: dict[int, list[Scope]] = {}
-        for scope in scopes(self.root):
-            by_height.setdefault(_height(scope), []).append(scope)
-        for h in sorted(by_height):
+        for level in by_height(self.root):
             classes: dict[Any, list[tuple[Scope, Body]]] = {}
-            for scope in by_height[h]:
+            for scope in level:
                 body = self.body(scope)
                 body.modules = [(a, with_defaults(m, DEFAULTS)) for a, m in body.modules]
                 if scope.numbered and body.sequential and not scope.block:
@@ -241,27 +237,18 @@ class Generator:
 
     # ------------------------------------------------------------ classes
 
-    # complex: the instances' values, named and typed, then one constructor call per instance
     def make_class(self, group: list[tuple[Scope, Body]]) -> None:
         """One class for instances with the same code but their numbers; each instance
         is built by calling it with its own."""
         scope0, body0 = group[0]
         trees = [[m for _, m in body.modules] for _, body in group]
-        args = [dict(s.frame.args) if s.frame else {} for s, _ in group]
-        channels = [self.model.node(s.inputs[0]).shape[-1] if s.inputs else 0 for s, _ in group]
-        names, params = unify(trees, args, channels, hints(body0.modules))
-        values0 = leaves(trees[0])
-        types = {p: type(values0[names.index(p)]).__name__ for p in params}
-        cls = ClassDef(self.class_name(scope0.block or scope0.label), body0, params, names, types)
+        shared = share([s for s, _ in group], trees, hints(body0.modules), self.model)
+        name = self.class_name(scope0.block or scope0.label)
+        cls = ClassDef(name, body0, shared.params, shared.names, shared.types)
         cls.doc = f"The block `{scope0.block}`." if scope0.block else f"The stage `{scope0.label}`."
         self.classes.append(cls)
-        for (scope, _), tree in zip(group, trees):
-            values = leaves(tree)
-            given = [values[names.index(p)] for p in params]
-            if len(params) <= 2:
-                self.made[scope.path] = Call(cls.name, tuple(given))
-            else:
-                self.made[scope.path] = Call(cls.name, (), tuple(zip(params, given)))
+        for i, (scope, _) in enumerate(group):
+            self.made[scope.path] = shared.call(name, i)
 
     def class_name(self, base: str) -> str:
         name = "".join(p[:1].upper() + p[1:] for p in base.split("_") if p) or "Stage"
@@ -273,11 +260,6 @@ class Generator:
             unique = f"{name}{n}"
         self.reserved.add(unique)
         return unique
-
-
-def _height(scope: Scope) -> int:
-    subs = [_height(i) for i in scope.items if isinstance(i, Scope)]
-    return 1 + max(subs) if subs else 0
 
 
 def _key(scope: Scope, body: Body) -> Any:
@@ -333,7 +315,7 @@ def _hints(value: Any, name: str = "arg") -> list[str]:
     return [] if isinstance(value, Code) else [name]
 
 
-__all__ = ["ClassDef", "Generator", "hints", "leaves", "shape_of", "unify"]
+__all__ = ["ClassDef", "Generator", "class_lines", "hints"]
 
 
 # ------------------------------------------------------------ the classes as code
