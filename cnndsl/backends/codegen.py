@@ -272,24 +272,20 @@ def check_model_name(name: str) -> str:
     return name
 
 
+def camel(name: str, prefix: str) -> str:
+    """``basic_down`` -> ``BasicDown``; ``prefix`` first when that would not start with a
+    letter (``2x`` -> ``Stage2x``)."""
+    out = "".join(p[:1].upper() + p[1:] for p in name.split("_") if p)
+    return out if out and out[0].isalpha() else f"{prefix}{out}"
+
+
 def class_name(model_name: str, reserved: Sequence[str] = ()) -> str:
     """``text_cnn`` -> ``TextCnn``; never a keyword or a name the module itself uses."""
     check_model_name(model_name)
-    name = "".join(p[:1].upper() + p[1:] for p in model_name.split("_") if p)
-    if not name or not name[0].isalpha():
-        name = f"Model{name}"
+    name = camel(model_name, "Model")
     if keyword.iskeyword(name) or name in reserved:
         name += "Net"
     return name
-
-
-def shape_table(model: Model) -> list[str]:
-    """The header's table: layer, output shape, parameters."""
-    rows = [("layer", "output shape", "params")]
-    rows += [(n.name, fmt_shape(n.shape), f"{n.params:,}") for n in model.nodes]
-    w0 = max(len(r[0]) for r in rows)
-    w1 = max(len(r[1]) for r in rows)
-    return [f"{a.ljust(w0)}  {b.ljust(w1)}  {c}".rstrip() for a, b, c in rows]
 
 
 def header(model: Model, target: str) -> list[str]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from ... import layers as L
 from ...ir import Model, Node
-from ..codegen import Call, Code, def_lines, layout, py
+from ..codegen import Call, Code, camel, def_lines, layout, py
 from ..params import Param
 from ..tree import (
     Scope,
@@ -251,9 +251,7 @@ class Generator:
             self.made[scope.path] = shared.call(name, i)
 
     def class_name(self, base: str) -> str:
-        name = "".join(p[:1].upper() + p[1:] for p in base.split("_") if p) or "Stage"
-        if not name[0].isalpha():
-            name = f"Stage{name}"
+        name = camel(base, "Stage")
         unique, n = name, 1
         while unique in self.reserved:
             n += 1
