@@ -6,9 +6,11 @@ Prints statements/s on generated models of 1k, 8k and 10k layer statements, the
 8k/1k and 10k/1k time ratios (8.0 and 10.0 mean linear scaling), the same ratios for
 code generation (`compile`, both targets, parse excluded) and the time of compiling
 10k layers, the cold wall time of `cnndsl check examples/vgg16.cnn` (a fresh process,
-as a user runs it, with its bytecode cached as after `pip install`), the import-time
-budget of that process (`python -X importtime`, by package, the costliest modules of
-cnndsl), and, when Keras is installed, the cold time of building
+as a user runs it: the `cnndsl` command of a wheel of this tree installed into a
+temporary venv, without its dependencies, which check does not need, and with its
+bytecode cached as after `pip install`), the import-time budget of that process
+(`python -X importtime`, by package, the costliest modules of cnndsl), and, when Keras
+is installed, the cold time of building
 `keras.applications.VGG16(weights=None)` and counting its parameters in a fresh
 process, with the ratio. The same for examples/resnet50.cnn beside
 keras.applications.ResNet50 (whose architecture differs a little: biases in its
@@ -22,9 +24,11 @@ from __future__ import annotations
 import argparse
 import collections
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -73,22 +77,47 @@ COLD_ENV = {
 }
 
 
-def cold_once(cmd: list[str]) -> float:
+def cold_once(cmd: list[str | Path]) -> float:
     t0 = time.perf_counter()
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, env=COLD_ENV)
     return time.perf_counter() - t0
 
 
-def cold(cmd: list[str], repeat: int) -> float:
+def cold(cmd: list[str | Path], repeat: int) -> float:
     cold_once(cmd)  # writes the bytecode
     return statistics.median(cold_once(cmd) for _ in range(repeat))
 
 
-def import_budget(example: str, repeat: int) -> None:
+def installed(tmp: Path) -> Path:
+    """The ``cnndsl`` command of a wheel of this tree (built from a copy, so that no
+    ``build/`` is left here) installed with no dependencies into a venv under ``tmp``:
+    what a user runs after ``pip install .``, not the editable install's import hook."""
+    src = tmp / "src"
+    shutil.copytree(
+        ROOT,
+        src,
+        ignore=shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info", "__pycache__"),
+    )
+    pip = [sys.executable, "-m", "pip", "-q"]
+    wheels = tmp / "wheels"
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", wheels, src], check=True
+    )
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", tmp / "venv"], check=True)
+    venv_python = tmp / "venv" / "bin" / "python"
+    wheel = next(wheels.glob("cnndsl-*.whl"))
+    subprocess.run(
+        [*pip, "--python", venv_python, "install", "--no-deps", "--no-index", wheel], check=True
+    )
+    return tmp / "venv" / "bin" / "cnndsl"
+
+
+def import_budget(command: Path, example: str, repeat: int) -> None:
     """Where a cold check's imports go: ms by package (the fastest of ``repeat`` runs for
     each module), and cnndsl's costliest modules. Lark, NumPy and Jinja2 must be absent."""
     best: dict[str, int] = {}
-    cmd = [sys.executable, "-X", "importtime", "-m", "cnndsl", "check", example]
+    python = command.parent / "python"
+    cmd = [python, "-X", "importtime", command, "check", example]
     for _ in range(repeat):
         r = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True, env=COLD_ENV)
         for line in r.stderr.splitlines():
@@ -145,20 +174,23 @@ def main() -> None:
     )
     compile_scaling(repeat)
 
-    t_python = cold([sys.executable, "-c", "pass"], repeat)
-    checks = {
-        ex: [sys.executable, "-m", "cnndsl", "check", f"examples/{ex}.cnn"]
-        for ex in ("vgg16", "resnet50")
-    }
+    with tempfile.TemporaryDirectory(prefix="cnndsl-bench-") as tmp:
+        cold_checks(installed(Path(tmp)), args.quick, repeat)
+
+
+def cold_checks(command: Path, quick: bool, repeat: int) -> None:
+    """Cold checks of VGG-16 and ResNet-50 by ``command``, beside Keras unless quick."""
+    t_python = cold([command.parent / "python", "-c", "pass"], repeat)
+    checks = {ex: [command, "check", f"examples/{ex}.cnn"] for ex in ("vgg16", "resnet50")}
     colds = {ex: cold(cmd, repeat) for ex, cmd in checks.items()}
     for example, t in colds.items():
         print(
             f"cold `cnndsl check examples/{example}.cnn`: {t * 1e3:.0f} ms "
             f"(of which {t_python * 1e3:.0f} ms is starting Python)"
         )
-    import_budget("examples/vgg16.cnn", repeat)
+    import_budget(command, "examples/vgg16.cnn", repeat)
 
-    if args.quick:
+    if quick:
         return
     import importlib.util
 

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
+from typing import TYPE_CHECKING, TypeAlias
 
 from .layers import Shape
+
+if TYPE_CHECKING:  # fractions (with decimal) costs a cold check 4 ms; explain makes them
+    from fractions import Fraction
 
 MINUS = "\N{MINUS SIGN}"
 DOT = "\N{MIDDLE DOT}"
 
 #: per spatial axis (receptive field, jump) in input pixels; None: the whole input
-Field = tuple[tuple[Fraction, Fraction], ...] | None
+Field: TypeAlias = "tuple[tuple[Fraction, Fraction], ...] | None"
 
 
 @dataclass(frozen=True)

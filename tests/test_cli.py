@@ -191,3 +191,18 @@ def test_each_command_is_built_by_its_own_group() -> None:
     assert commands(build_parser()) == set(COMMANDS)
     for group in GROUPS:
         assert commands(build_parser((group,))) == {c for c, g in COMMANDS.items() if g == group}
+
+
+@pytest.mark.parametrize("columns", [None, "50", "200", "0", "wide", "-3"])
+def test_help_width_is_shutils(monkeypatch, columns: str | None) -> None:
+    """The parser measures the terminal as shutil.get_terminal_size does (the oracle),
+    without importing shutil on the way to a check."""
+    import shutil
+
+    from cnndsl.cli import terminal_width
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert terminal_width() == shutil.get_terminal_size().columns

@@ -14,7 +14,6 @@ from typing import Any
 from ..columns import COLUMNS, summary
 from ..errors import CnnDslError, Diagnostic, printable, render_diagnostic
 from ..ir import Model
-from ..jsonout import strict_json
 from ..layers import fmt_shape
 from .common import EXIT_MODEL, EXIT_OK, EXIT_USAGE, Subparsers, load, load_with_source, report
 
@@ -91,6 +90,13 @@ def add_lint_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true", help="treat warnings as errors (exit 1)")
 
 
+def _json(doc: Any) -> str:
+    """JSON out; ``json`` loads only when asked for (a cold check does without it)."""
+    from ..jsonout import strict_json
+
+    return strict_json(doc)
+
+
 def _codes(args: argparse.Namespace) -> list[str]:
     return [c.strip() for arg in args.ignore for c in arg.split(",") if c.strip()]
 
@@ -106,7 +112,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     results = [_check_file(path, args) for path in args.files]
     if args.json:
-        print(strict_json({"schema": CHECK_SCHEMA, "files": results}))
+        print(_json({"schema": CHECK_SCHEMA, "files": results}))
     return EXIT_OK if all(r["ok"] for r in results) else EXIT_MODEL
 
 
@@ -186,10 +192,10 @@ def _summary_file(path: str, args: argparse.Namespace) -> int:
     except CnnDslError as err:
         if not args.json:
             return report(err)
-        print(strict_json({"schema": "cnndsl.errors/1", **err.to_dict()}))
+        print(_json({"schema": "cnndsl.errors/1", **err.to_dict()}))
         return EXIT_MODEL
     if args.json:
-        print(strict_json(model.to_dict()))
+        print(_json(model.to_dict()))
     else:
         print(summary(model, args.columns, args.depth))
     return EXIT_OK

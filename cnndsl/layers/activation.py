@@ -27,7 +27,7 @@ PRELU_INIT = 0.25
 
 
 @register("activation")
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Activation(Layer):
     """An activation as its own statement: ``relu``, ``leaky_relu alpha=0.1``..."""
 
@@ -73,7 +73,7 @@ del _a
 
 
 @register("prelu")
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class PReLU(Layer):
     """A leaky relu whose slope for x < 0 is learned, one per channel (the last axis)."""
 

@@ -21,7 +21,7 @@ from .rules import (
 
 
 @register("conv")
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Conv(Windowed):
     """Convolution, 1-D or 2-D by the input's rank; grouped when groups > 1."""
 
@@ -163,7 +163,7 @@ def _bind_grouped(layer: G, conv: Conv, inputs: tuple[Shape, ...]) -> G:
 
 
 @register("depthwise")
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Depthwise(Windowed):
     """Depthwise convolution: each input channel convolved with its own `multiplier` filters
     (a conv with groups = channels and filters = channels * multiplier)."""
@@ -199,7 +199,7 @@ class Depthwise(Windowed):
 
 
 @register("separable")
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Separable(Windowed):
     """Depthwise-separable convolution: a depthwise conv (no bias) then a 1x1 conv."""
 
@@ -247,7 +247,7 @@ class Separable(Windowed):
 
 
 @register("deconv")
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Deconv(Layer):
     """Transposed convolution ("deconvolution", "up-convolution"), as TensorFlow defines it:
     each input position scatters kernel x value into the output, stride apart."""

@@ -12,7 +12,7 @@ from .rules import ACTIVATION, describe
 
 
 @register("input")
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Input(Layer):
     """The model's input, without the batch: H x W x C, L x C, or a feature vector."""
 
@@ -40,7 +40,7 @@ class Input(Layer):
 
 
 @register("flatten")
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Flatten(Layer):
     """Flattens in channels-last (row-major H, W, C) order."""
 
@@ -56,7 +56,7 @@ class Flatten(Layer):
 
 
 @register("dense")
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Dense(Layer):
     """Fully connected layer on a vector."""
 
@@ -88,7 +88,7 @@ class Dense(Layer):
 
 
 @register("dropout")
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Dropout(Layer):
     """Randomly zeroes inputs while training; the identity at inference."""
 

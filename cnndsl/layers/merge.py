@@ -9,7 +9,7 @@ from .base import Layer, LayerError, Shape, Trait, fmt_shape, register
 
 
 @register("add")
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Add(Layer):
     """Element-wise sum: `add NAME` adds a named earlier tensor; `add { branch ... }`."""
 
@@ -33,7 +33,7 @@ class Add(Layer):
 
 
 @register("concat")
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Concat(Layer):
     """Joins tensors along the channel (last) axis."""
 

@@ -23,7 +23,7 @@ def beta(c: int) -> Weight:
 
 
 @register("batchnorm")
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class BatchNorm(Layer):
     """Normalises each channel (the last axis) with learned scale and offset."""
 
@@ -53,7 +53,7 @@ class BatchNorm(Layer):
 
 
 @register("layernorm")
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class LayerNorm(Layer):
     """Normalises each position over its channels (the last axis), with scale and offset."""
 

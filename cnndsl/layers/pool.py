@@ -11,7 +11,7 @@ from .rules import PADDING, Windowed, auto_pads, fit_rank, resolve_pad, spatial_
 
 
 @register("pool")
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Pool(Windowed):
     """Max or average pooling; the stride defaults to the window size."""
 
@@ -56,7 +56,7 @@ class Pool(Windowed):
 
 
 @register("globalpool")
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class GlobalPool(Layer):
     """Max or average over every spatial position: one value per channel."""
 

@@ -11,7 +11,7 @@ from .rules import AXES, fit_rank, resolve_pad, spatial_rank
 
 
 @register("zeropad")
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ZeroPad(Layer):
     """Pads the spatial axes with zeros."""
 
@@ -37,7 +37,7 @@ class ZeroPad(Layer):
 
 
 @register("crop")
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Crop(Layer):
     """Removes rows/columns at the edges of the spatial axes (Keras' Cropping1D/2D)."""
 
@@ -79,7 +79,7 @@ class Crop(Layer):
 
 
 @register("upsample")
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Upsample(Layer):
     """Enlarges the spatial axes by whole factors."""
 
