@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .backends import emit
 from .backends.numpy import forward
 from .errors import CnnDslError
 from .frameworks import FrameworkMissing, run
 from .ir import Model, Node
 from .weights import Weights
+from .worker import Pending, can_fork
 
 RTOL = 1e-4
 ATOL = 1e-5
@@ -76,11 +78,17 @@ def prefix(model: Model, k: int) -> Model:
 
 
 def verify(
-    model: Model, weights: Weights, x: np.ndarray, progress: Callable[[str], None] = lambda s: None
+    model: Model,
+    weights: Weights,
+    x: np.ndarray,
+    progress: Callable[[str], None] = lambda s: None,
+    background: bool = True,
 ) -> Report:
-    """Every backend that can run, every pair compared, divergences located."""
+    """Every backend that can run, every pair compared, divergences located. With
+    ``background``, Keras runs in a forked process where that is safe (cnndsl.worker)."""
     report = Report(compared=["numpy"])
-    outputs = _run_all(model, weights, x, progress, report)
+    pending = _start(model, weights, x) if background else {}
+    outputs = _run_all(model, weights, x, progress, report, pending)
     names = report.compared
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
@@ -93,21 +101,46 @@ def verify(
     return report
 
 
+#: the targets worth a process of their own: importing TensorFlow takes longest
+BACKGROUND = ("keras",)
+
+
+def _start(model: Model, weights: Weights, x: np.ndarray) -> dict[str, Pending]:
+    """Background runs of the BACKGROUND targets that can fork and that accept the model
+    (a refusal is left to the in-process run, which reports it)."""
+    pending = {}
+    for target in BACKGROUND:
+        if can_fork(target):
+            try:
+                emit(model, target)
+            except CnnDslError:
+                continue
+            pending[target] = Pending(target, model, weights, x)
+    return pending
+
+
 def _run_all(
-    model: Model, weights: Weights, x: np.ndarray, progress: Callable[[str], None], report: Report
+    model: Model,
+    weights: Weights,
+    x: np.ndarray,
+    progress: Callable[[str], None],
+    report: Report,
+    pending: dict[str, Pending],
 ) -> dict[str, np.ndarray]:
-    """Outputs by backend; a missing framework or a refused model is recorded, not raised."""
+    """Outputs by backend, the background ones collected last; a missing framework or a
+    refused model is recorded, not raised."""
     progress("numpy")
     outputs = {"numpy": forward(model, weights, x)}
-    for target in TARGETS:
+    for target in sorted(TARGETS, key=lambda t: t in pending):
         progress(target)
         try:
-            outputs[target] = run(target, model, weights, x)
-            report.compared.append(target)
+            got = pending[target].result() if target in pending else None
+            outputs[target] = run(target, model, weights, x) if got is None else got
         except FrameworkMissing as exc:
             report.missing[target] = str(exc)
         except CnnDslError as err:  # the generator refuses the model, as compile would
             report.refused[target] = err
+    report.compared += [t for t in TARGETS if t in outputs]
     return outputs
 
 

@@ -53,6 +53,12 @@ def add_parsers(sub: Subparsers) -> None:
     v.add_argument("--seed", type=seed, default=0, help="seed for weights and inputs")
     v.add_argument("--samples", type=_samples, default=4, help="random inputs (default 4)")
     v.add_argument("--json", action="store_true", help="print JSON (cnndsl.verify/1)")
+    v.add_argument(
+        "--serial",
+        action="store_true",
+        help="run the frameworks one after another in this process (by default, on Linux, "
+        "Keras runs in a second process meanwhile: TensorFlow takes longest to load)",
+    )
     add_memory_option(v)
     v.set_defaults(func=cmd_verify)
 
@@ -132,7 +138,7 @@ def _compare_backends(args: argparse.Namespace, model: Model, weights: Weights) 
     x = rng.standard_normal((args.samples, *model.input_shape)).astype(np.float32)
     progress = _Progress(f"verify {model.name}")
     try:
-        return verify(model, weights, x, progress)
+        return verify(model, weights, x, progress, background=not args.serial)
     finally:
         progress.done()
 
