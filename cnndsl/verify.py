@@ -88,7 +88,11 @@ def verify(
     ``background``, Keras runs in a forked process where that is safe (cnndsl.worker)."""
     report = Report(compared=["numpy"])
     pending = _start(model, weights, x) if background else {}
-    outputs = _run_all(model, weights, x, progress, report, pending)
+    try:
+        outputs = _run_all(model, weights, x, progress, report, pending)
+    finally:  # an exception or Ctrl-C in this process must not leave a child running
+        for p in pending.values():
+            p.cancel()
     names = report.compared
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
