@@ -49,11 +49,13 @@ def framework(target: str) -> Any:
 
 
 def _import_keras() -> Any:
-    """Keras without its scikit-learn wrappers. Keras imports scikit-learn (and SciPy)
-    only to offer ``keras.wrappers``, which cnndsl never uses: 1-2 s of a 4-6 s import
-    here. Hidden for that import only; ``import sklearn`` works afterwards, though
-    ``keras.wrappers`` then says that scikit-learn is missing."""
-    hide = "sklearn" not in sys.modules
+    """Keras, in the ``cnndsl`` command without its scikit-learn wrappers. Keras imports
+    scikit-learn (and SciPy) only to offer ``keras.wrappers``, which cnndsl never uses:
+    1-2 s of a 4-6 s import here. Hidden for that import only; ``import sklearn`` works
+    afterwards, though ``keras.wrappers`` then says that scikit-learn is missing: so only
+    in the command, which ends with its work, never in a program that uses cnndsl's API
+    (it may use keras.wrappers later)."""
+    hide = _is_command() and "sklearn" not in sys.modules
     if hide:
         sys.modules["sklearn"] = None  # type: ignore[assignment]  # an ImportError on import
     try:
@@ -61,6 +63,15 @@ def _import_keras() -> Any:
     finally:
         if hide and "sklearn" in sys.modules and sys.modules["sklearn"] is None:
             del sys.modules["sklearn"]
+
+
+def _is_command() -> bool:
+    """Whether this process is the ``cnndsl`` command (``python -m cnndsl``, the console
+    script, or verify's child forked from either)."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if getattr(spec, "name", None) == "cnndsl.__main__":
+        return True
+    return bool(sys.argv) and os.path.basename(sys.argv[0]) == "cnndsl"
 
 
 def onnx_session(model: Model, weights: Weights) -> Any:

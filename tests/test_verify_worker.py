@@ -107,16 +107,33 @@ def test_serial_never_forks(monkeypatch, capsys) -> None:
 
 
 def test_keras_loads_without_scikit_learn_which_still_imports_after() -> None:
+    """In the ``cnndsl`` command (argv[0] as its console script sets it)."""
     pytest.importorskip("sklearn")
     r = _run("""
         import sys
         from cnndsl.frameworks import framework
 
+        sys.argv[0] = "/usr/local/bin/cnndsl"
         keras = framework("keras")
         assert "sklearn" not in sys.modules
         import sklearn.datasets
 
         assert sklearn.datasets.load_digits().data.shape == (1797, 64)
         assert keras.layers.Dense(3)(keras.ops.ones((2, 4))).shape == (2, 3)
+    """)
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_program_using_the_api_keeps_keras_wrappers() -> None:
+    """Outside the command nothing is hidden: scikit-learn is installed, so Keras' wrappers
+    must work after cnndsl loaded Keras (they said scikit-learn was missing)."""
+    pytest.importorskip("sklearn")
+    r = _run("""
+        from cnndsl.frameworks import framework
+
+        keras = framework("keras")
+        from keras.wrappers import SKLearnClassifier
+
+        SKLearnClassifier(model=lambda X, y: None)  # raises ImportError without sklearn
     """)
     assert r.returncode == 0, r.stderr
