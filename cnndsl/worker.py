@@ -70,7 +70,8 @@ class Pending:
         except BaseException:
             self.cancel()
             raise
-        self.cancel()  # the child has answered: this only reaps it
+        self._conn.close()
+        self._process.join()  # it has answered (or died): only to reap it
         return value if status == "ok" else None
 
     def cancel(self) -> None:
