@@ -37,6 +37,8 @@ def can_fork(target: str) -> bool:
     installed at all."""
     if not sys.platform.startswith("linux") or threading.active_count() > 1:
         return False
+    if len(os.sched_getaffinity(0)) < 2:  # one CPU: a second process only adds memory
+        return False
     if any(m in sys.modules for m in _UNSAFE):
         return False
     return importlib.util.find_spec(target) is not None

@@ -7,6 +7,7 @@ No framework is loaded here: ``cnndsl.frameworks.run`` is replaced in a fresh in
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -129,3 +130,15 @@ def test_verify_stops_the_child_when_it_fails() -> None:
     """)
     assert r.returncode == 0, r.stderr
     assert "children left: 0" in r.stdout
+
+
+def test_one_cpu_rules_the_fork_out(monkeypatch) -> None:
+    """With one CPU (taskset, a container's cpuset) the child would only add memory."""
+    import cnndsl.worker as worker
+
+    monkeypatch.setattr(worker, "_UNSAFE", ())  # whatever this test process has loaded
+    monkeypatch.setattr(worker.threading, "active_count", lambda: 1)
+    monkeypatch.setattr(worker.os, "sched_getaffinity", lambda pid: {0, 1})
+    assert worker.can_fork("keras") == (importlib.util.find_spec("keras") is not None)
+    monkeypatch.setattr(worker.os, "sched_getaffinity", lambda pid: {0})
+    assert not worker.can_fork("keras")
