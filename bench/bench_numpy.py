@@ -61,7 +61,7 @@ def timeit(fn, repeat: int) -> float:
     return statistics.median(times)
 
 
-def compare(name, model, batch, torch, repeat) -> None:
+def compare(name, model, batch, torch, repeat, threads) -> None:
     """Both sides take their native layout: NHWC for NumPy, NCHW for PyTorch."""
     weights = init_weights(model, seed=0)
     rng = np.random.default_rng(0)
@@ -69,7 +69,7 @@ def compare(name, model, batch, torch, repeat) -> None:
     tm = torch_module(model, weights)  # the generated nn.Module, weights converted
     xt = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1)))  # NCHW, made once
     with torch.inference_mode():
-        t_np, t_t = alternate(lambda: forward(model, weights, x), lambda: tm(xt), repeat)
+        t_np, t_t = alternate(lambda: forward(model, weights, x, threads), lambda: tm(xt), repeat)
         diff = float(np.max(np.abs(forward(model, weights, x) - tm(xt).numpy())))  # (N, F)
     print(
         f"{name:<22} batch {batch:>4}: numpy {t_np * 1e3:8.2f} ms   torch {t_t * 1e3:8.2f} ms"
@@ -164,11 +164,11 @@ def main() -> None:
         torch.set_num_threads(threads)
         with threadpool_limits(threads):
             print(f"\n{threads} thread(s) for both")
-            compare("LeNet-5", lenet, 64, torch, repeat)
-            compare("LeNet-5", lenet, 256, torch, repeat)
-            compare("CIFAR VGG (32x32x3)", vgg, 32, torch, max(3, repeat // 3))
-            compare("text CNN (100x300, 1-D)", text, 64, torch, repeat)
-            compare("ResNet-18 (224x224x3)", resnet18, 8, torch, max(3, repeat // 5))
+            compare("LeNet-5", lenet, 64, torch, repeat, threads)
+            compare("LeNet-5", lenet, 256, torch, repeat, threads)
+            compare("CIFAR VGG (32x32x3)", vgg, 32, torch, max(3, repeat // 3), threads)
+            compare("text CNN (100x300, 1-D)", text, 64, torch, repeat, threads)
+            compare("ResNet-18 (224x224x3)", resnet18, 8, torch, max(3, repeat // 5), threads)
             conv_gflops(vgg, 32, max(3, repeat // 3))
     print()
     peak_memory(vgg, 32)

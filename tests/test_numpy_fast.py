@@ -2,8 +2,10 @@
 (cnndsl.backends.numpy.ops, itself checked against naive loops in test_numpy_backend.py).
 
 Random values in every array (inputs, kernels, biases), odd sizes, strides, dilations,
-asymmetric padding, one channel and several, 1-D and 2-D, every activation, and blocks
-made tiny so that a batch spans many blocks of images and an image many blocks of rows.
+asymmetric padding, one channel and several, 1-D and 2-D, every activation, blocks
+made tiny so that a batch spans many blocks of images and an image many blocks of rows,
+tiles of output columns off, narrow and wide, pooling windows that tile the input and
+windows that do not, and a batch split across threads.
 """
 
 from __future__ import annotations
@@ -36,8 +38,8 @@ def conv_case(draw: st.DrawFn) -> dict:
     return {
         "n": draw(st.integers(1, 5)),
         "spatial": spatial,
-        "c": draw(st.sampled_from([1, 2, 3, 5])),
-        "f": draw(st.sampled_from([1, 4, 6])),
+        "c": draw(st.sampled_from([1, 2, 3, 5, 9])),
+        "f": draw(st.sampled_from([1, 4, 6, 16])),
         "kernel": kernel,
         "stride": stride,
         "dilation": dilation,
@@ -45,6 +47,7 @@ def conv_case(draw: st.DrawFn) -> dict:
         "bias": draw(st.booleans()),
         "act": draw(st.sampled_from(sorted(ACTIVATIONS))),
         "block": draw(st.sampled_from([16, 200, 4096, fast.BLOCK_BYTES])),
+        "tile_width": draw(st.sampled_from([1, 12, fast.TILE_WIDTH])),
         "seed": draw(st.integers(0, 2**16)),
     }
 
@@ -58,13 +61,75 @@ def test_conv_matches_the_plain_path(case: dict) -> None:
     b = rng.standard_normal(case["f"]).astype(np.float32) if case["bias"] else None
     args = (case["stride"], case["dilation"], case["pads"])
     want = ops.activation(ops.conv(x, k, b, *args), case["act"], 0.2, False)
-    old, fast.BLOCK_BYTES = fast.BLOCK_BYTES, case["block"]
+    old = fast.BLOCK_BYTES, fast.TILE_WIDTH
+    fast.BLOCK_BYTES, fast.TILE_WIDTH = case["block"], case["tile_width"]
     try:
         got = fast.conv(x, k, b, *args, (case["act"], 0.2, False))
     finally:
-        fast.BLOCK_BYTES = old
+        fast.BLOCK_BYTES, fast.TILE_WIDTH = old
     assert got.shape == want.shape and got.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_tiles_are_output_columns_that_divide_the_row() -> None:
+    x = np.ones((1, 4, 4, 1), np.float32)
+    assert fast.tile(28, 6, x) == 7  # LeNet's first conv: 7 columns of 6 filters, 42 wide
+    assert fast.tile(10, 16, x) == 2  # its second: 2 of 16
+    assert fast.tile(13, 6, x) == 1  # a prime width: no divisor fits
+    assert fast.tile(32, 64, x) == 1  # many filters: the matmul is wide already
+    x[0, 1, 2, 0] = np.inf
+    assert fast.tile(28, 6, x) == 1  # 0 * inf would spread a nan to the neighbours
+
+
+def test_a_non_finite_input_gives_what_the_plain_path_gives() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 9, 12, 1)).astype(np.float32)
+    x[0, 4, 5, 0], x[1, 2, 2, 0] = np.inf, np.nan
+    k = rng.standard_normal((3, 3, 1, 4)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    args = ((1, 1), (1, 1), ((1, 1), (1, 1)))
+    want = ops.conv(x, k, b, *args)
+    np.testing.assert_array_equal(np.isnan(fast.conv(x, k, b, *args)), np.isnan(want))
+
+
+@st.composite
+def pool_case(draw: st.DrawFn) -> dict:
+    rank = draw(st.sampled_from([1, 2]))
+    size = tuple(draw(st.integers(1, 3)) for _ in range(rank))
+    tiles = draw(st.booleans())  # a window that tiles the input, or any window
+    stride = size if tiles else tuple(draw(st.integers(1, 3)) for _ in range(rank))
+    pads = tuple((0, 0) if tiles else (draw(st.integers(0, s - 1)), 0) for s in size)
+    spatial = tuple(s * draw(st.integers(1, 4)) if tiles else draw(st.integers(s, 9)) for s in size)
+    return {
+        "x": (draw(st.integers(1, 4)), *spatial, draw(st.sampled_from([1, 3, 6]))),
+        "op": draw(st.sampled_from(["avg", "max"])),
+        "size": size,
+        "stride": stride,
+        "pads": pads,
+        "seed": draw(st.integers(0, 2**16)),
+    }
+
+
+@FAST
+@given(pool_case())
+def test_pool_matches_the_plain_path(case: dict) -> None:
+    x = np.random.default_rng(case["seed"]).standard_normal(case["x"]).astype(np.float32)
+    args = (case["op"], case["size"], case["stride"], case["pads"])
+    want = ops.pool(x, *args)
+    got = fast.pool(x, *args)
+    assert got.shape == want.shape and got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("threads", [2, 3, 8])
+def test_a_batch_split_across_threads_gives_the_same_output(threads: int) -> None:
+    model = cnndsl.load(EXAMPLES / "lenet5.cnn")
+    weights = probe_weights(model, 4)
+    x = np.random.default_rng(6).standard_normal((5, *model.input_shape), np.float32)
+    want = forward(model, weights, x)
+    got = forward(model, weights, x, threads=threads)
+    assert got.shape == want.shape == (5, 10)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
 
 def test_the_blocks_cover_the_batch_once() -> None:

@@ -11,6 +11,7 @@ tests/test_numpy_fast.py.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -123,7 +124,8 @@ def _concat(layer: L.Concat, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
 @KERNELS.register(L.Pool)
 def _pool(layer: L.Pool, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
     assert layer.stride is not None  # bound
-    return ops.pool(xs[0], layer.op, layer.size, layer.stride, layer.pads())
+    pool = fast.pool if fast.ENABLED else ops.pool
+    return pool(xs[0], layer.op, layer.size, layer.stride, layer.pads())
 
 
 @KERNELS.register(L.GlobalPool)
@@ -197,12 +199,39 @@ def forward_all(
     return {node.name: out for node, out in iter_forward(model, weights, x)}
 
 
-def forward(model: Model, weights: Mapping[str, Arrays], x: np.ndarray) -> np.ndarray:
-    """The model's output for a batch; intermediate results are freed as soon as possible."""
+def forward(
+    model: Model, weights: Mapping[str, Arrays], x: np.ndarray, threads: int = 1
+) -> np.ndarray:
+    """The model's output for a batch; intermediate results are freed as soon as possible.
+
+    ``threads`` > 1 splits the batch into that many parts, run at once on a pool of
+    threads (BLAS and NumPy's array operations release the GIL): every layer of an
+    inference pass treats each image alone, so each image's arithmetic is unchanged. On
+    a small model this beats BLAS threads, which wake for each of many small matmuls.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    parts = min(threads, len(x))
+    if parts <= 1:
+        return _forward(model, weights, x)
+    chunks = np.array_split(x, parts)
+    outs = list(_threads(parts).map(lambda chunk: _forward(model, weights, chunk), chunks))
+    return np.concatenate(outs)
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _threads(threads: int) -> ThreadPoolExecutor:
+    """One pool per thread count, made when first needed and kept for later calls."""
+    if threads not in _POOLS:
+        _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="cnndsl-forward")
+    return _POOLS[threads]
+
+
+def _forward(model: Model, weights: Mapping[str, Arrays], x: np.ndarray) -> np.ndarray:
     last = set(model.outputs)
     consumers = {n.name: len(model.consumers(n.name)) for n in model.nodes}
     values: dict[str, np.ndarray] = {}
-    x = np.asarray(x, dtype=np.float32)
     out = x
     for node in model.nodes:
         inputs = [values[name] for name in node.inputs] if node.inputs else [x]

@@ -3,18 +3,32 @@
 :mod:`.ops` is the reference: one im2col buffer for the whole batch, one matmul, then
 bias and activation each a pass over the whole output. Here a convolution runs a block
 of images (or of output rows, when one image is large) at a time: the block's im2col
-rows are copied into one buffer reused across the blocks, multiplied into the
-output in place, and the bias and activation applied while the block is still in the
-cache. The bias rides in the matmul: a column of ones in the im2col block, a row of
-biases under the kernel (no pass over the output, whose few channels, 6 in LeNet, make
-a broadcast add slow). The im2col buffer stays within 16 MiB, never the batch's (75
-MiB for the CIFAR VGG's first block at batch 32).
+rows are copied into one buffer reused across the blocks (and across calls: a fresh
+16 MiB buffer a call cost page faults worth a third of the CIFAR VGG's first conv),
+multiplied into the output in place, and the bias and activation applied while the
+block is still in the cache. The bias rides in the matmul: a column of ones in the
+im2col block, a row of biases under the kernel (no pass over the output, whose few
+channels, 6 in LeNet, make a broadcast add slow). The im2col buffer stays within
+16 MiB, never the batch's (75 MiB for the CIFAR VGG's first block at batch 32).
+
+Few filters (LeNet's 6 and 16) make a thin matmul that BLAS runs far below its peak:
+there a row of the im2col matrix spans a *tile* of ``t`` neighbouring output columns
+(the window widened by ``t - 1`` strides) and the kernel matrix has ``t`` copies of the
+kernel, each shifted to its column of the tile, zeros elsewhere; the matmul's output
+rows are then ``t`` whole output pixels, channels-last as they are stored. The zeros
+add exact zeros when the input is finite; an input with inf or nan takes the plain
+tiling (``0 * inf`` would spread a nan to the neighbours), and so does a softmax (over
+one pixel's channels, not a tile's).
+
+Pooling whose window tiles the input (size == stride, no padding, LeNet's average pool
+2) reduces rows then columns by reshaping, with long contiguous inner loops.
 
 tests/test_numpy_fast.py checks every path here against :mod:`.ops`.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import numpy as np
@@ -28,6 +42,25 @@ ENABLED = True
 #: 2-core machine 1 MiB blocks (fastest at 1 thread) made a conv 5x slower than the
 #: plain path; 16 MiB beat the plain path at both 1 and 2 threads (bench_numpy.py).
 BLOCK_BYTES = 16 << 20
+#: the widest tile's output row, in floats (filters * tile): the matmul's width
+TILE_WIDTH = 48
+
+_LOCAL = threading.local()  # each thread's im2col buffer, kept between calls
+
+
+def release() -> None:
+    """Drop this thread's kept im2col buffer (the bench measures peak memory without it)."""
+    _LOCAL.__dict__.pop("buf", None)
+
+
+def _buffer(size: int) -> np.ndarray:
+    """``size`` floats of this thread's buffer, grown when too small (never returned to a
+    caller: only im2col rows live in it, consumed before the call ends)."""
+    buf: np.ndarray | None = getattr(_LOCAL, "buf", None)
+    if buf is None or buf.size < size:
+        buf = np.empty(size, np.float32)
+        _LOCAL.buf = buf
+    return buf[:size]
 
 
 def _blocks(n: int, oh: int, row_bytes: int) -> Iterator[tuple[slice, slice]]:
@@ -44,6 +77,27 @@ def _blocks(n: int, oh: int, row_bytes: int) -> Iterator[tuple[slice, slice]]:
             yield slice(i, i + 1), slice(r, min(oh, r + rows))
 
 
+def tile(ow: int, filters: int, x: np.ndarray) -> int:
+    """Output columns per im2col row: the largest divisor of ``ow`` whose tile is at most
+    :data:`TILE_WIDTH` floats wide; 1 (no tiling) for many filters or a non-finite input."""
+    fits = [t for t in range(1, ow + 1) if ow % t == 0 and t * filters <= TILE_WIDTH]
+    best = max(fits, default=1)
+    return best if best > 1 and bool(np.isfinite(x).all()) else 1
+
+
+def _tiled_kernel(
+    kernel: np.ndarray, t: int, sw: int, dw: int
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """(kh, ww, c, t * f): ``t`` copies of the kernel, copy j at the columns output column
+    j of the tile reads; and the tile's (window width, window stride)."""
+    kh, kw, c, f = kernel.shape
+    ww = (t - 1) * sw + (kw - 1) * dw + 1
+    tiled = np.zeros((kh, ww, c, t, f), np.float32)
+    for j in range(t):
+        tiled[:, j * sw : j * sw + (kw - 1) * dw + 1 : dw, :, j] = kernel
+    return tiled.reshape(kh, ww, c, t * f), (ww, t * sw)
+
+
 def conv(
     x: np.ndarray,
     kernel: np.ndarray,
@@ -58,37 +112,65 @@ def conv(
     x, pads, (stride, dilation) = ops._as_2d(x, pads, stride, dilation)
     if one_d:
         kernel = kernel[None]
-    kh, kw, c, f = kernel.shape
-    win = ops.windows(ops.pad_spatial(x, pads), (kh, kw), stride, dilation)
-    n, oh, ow = win.shape[:3]
-    k = kh * kw * c
-    out = np.empty((n, oh, ow, f), np.float32)
-    km = kernel.reshape(k, f)
+    xp = ops.pad_spatial(x, pads)
+    (kh, kw, _, f), (sh, sw), (dh, dw) = kernel.shape, stride, dilation
+    ow = (xp.shape[2] - dw * (kw - 1) - 1) // sw + 1
+    t = tile(ow, f, x) if activation[0] != "softmax" else 1  # softmax: over one pixel
+    if t > 1:
+        kernel, (ww, step) = _tiled_kernel(kernel, t, sw, dw)
+        win = ops.windows(xp, (kh, ww), (sh, step), (dh, 1))
+        bias = None if bias is None else np.tile(bias, t)
+    else:
+        win = ops.windows(xp, (kh, kw), stride, dilation)
+    out = _matmul_blocks(win, kernel, bias, activation)
+    out = out.reshape(*out.shape[:2], ow, f)
+    return out[:, 0] if one_d else out
+
+
+def _matmul_blocks(
+    win: np.ndarray,
+    kernel: np.ndarray,
+    bias: np.ndarray | None,
+    activation: tuple[str, float | None, bool],
+) -> np.ndarray:
+    """(N, OH, OW, F) = windows (N, OH, OW, KH, KW, C) times the kernel (KH, KW, C, F),
+    plus the bias, through the activation; block by block."""
+    n, oh, ow, kh, kw, c = win.shape
+    f = kernel.shape[-1]
+    km = kernel.reshape(kh * kw * c, f)
     if bias is not None:
         km = np.concatenate([km, bias.reshape(1, f)])
+    k = len(km)
+    out = np.empty((n, oh, ow, f), np.float32)
     fn, alpha, approx = activation
-    blocks = list(_blocks(n, oh, ow * len(km) * 4))
+    blocks = list(_blocks(n, oh, ow * k * 4))
     largest = max((i.stop - i.start) * (r.stop - r.start) for i, r in blocks)
-    buf = np.empty(largest * ow * len(km), np.float32)  # reused by every block
+    buf = _buffer(largest * ow * k)  # reused by every block
     for imgs, rows in blocks:
         block = win[imgs, rows]
         m = block.shape[0] * block.shape[1] * ow
         y = out[imgs, rows].reshape(m, f)  # a view: whole rows of the output
-        np.matmul(_im2col(block, buf[: m * len(km)], m, len(km)), km, out=y)
+        np.matmul(_im2col(block, buf[: m * k], m, k), km, out=y)
         ops.activation(y, fn, alpha, approx, inplace=True)
-    return out[:, 0] if one_d else out
+    return out
+
+
+#: windows whose rows (width * channels) are at most this many floats are gathered by
+#: tap into rows of the transpose: LeNet's first conv (5 floats) 1.7 ms, not 2.9
+NARROW = 8
 
 
 def _im2col(block: np.ndarray, buf: np.ndarray, m: int, k: int) -> np.ndarray:
     """The (m, k) matrix of a block of windows (B, R, OW, KH, KW, C) in the reused buffer,
     its last column ones when ``k`` counts one more than the window (the bias's).
-    One channel: gathered tap by tap as contiguous rows of the transpose (a channels-
-    last gather would copy float by float); BLAS reads the transpose as it is."""
+    Narrow windows: gathered tap by tap as contiguous rows of the transpose (a
+    channels-last gather would copy a few floats at a time); BLAS reads the transpose
+    as it is."""
     b, r, ow, kh, kw, c = block.shape
     window = kh * kw * c
-    if c == 1:
+    if kw * c <= NARROW:
         t = buf.reshape(k, m)
-        np.copyto(t[:window].reshape(kh, kw, b, r, ow), block[..., 0].transpose(3, 4, 0, 1, 2))
+        np.copyto(t[:window].reshape(kh, kw, c, b, r, ow), block.transpose(3, 4, 5, 0, 1, 2))
         t[window:] = 1
         transposed: np.ndarray = t.T
         return transposed
@@ -96,3 +178,27 @@ def _im2col(block: np.ndarray, buf: np.ndarray, m: int, k: int) -> np.ndarray:
     np.copyto(cols[..., :window].reshape(b, r, ow, kh, kw, c), block)
     cols[..., window:] = 1
     return cols.reshape(m, k)
+
+
+def pool(
+    x: np.ndarray, op: str, size: tuple[int, ...], stride: tuple[int, ...], pads: ops.Pads
+) -> np.ndarray:
+    """:func:`.ops.pool`; an average pool whose window tiles the input (size == stride,
+    dividing the input, no padding) sums the rows of each window, then its columns."""
+    one_d = x.ndim == 3
+    x2, pads2, (size2, stride2) = ops._as_2d(x, pads, size, stride)
+    n, h, w, c = x2.shape
+    (kh, kw) = size2
+    tiles = size2 == stride2 and h % kh == 0 and w % kw == 0
+    if op != "avg" or not tiles or any(p for pair in pads2 for p in pair):
+        return ops.pool(x, op, size, stride, pads)
+    rows = x2.reshape(n * (h // kh), kh, w * c)  # each window's kh rows, whole image rows
+    acc = rows[:, 0].copy()
+    for i in range(1, kh):
+        acc += rows[:, i]
+    cols = acc.reshape(n, h // kh, w // kw, kw, c)
+    out: np.ndarray = cols[:, :, :, 0].copy()
+    for j in range(1, kw):
+        out += cols[:, :, :, j]
+    out *= np.float32(1.0 / (kh * kw))
+    return out[:, 0] if one_d else out
