@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import cnndsl  # noqa: E402
-from cnndsl.backends.numpy import forward, ops  # noqa: E402
+from cnndsl.backends.numpy import fast, forward, ops  # noqa: E402
 from cnndsl.frameworks import torch_module  # noqa: E402
 from cnndsl.weights import init_weights  # noqa: E402
 
@@ -78,17 +78,20 @@ def compare(name, model, batch, torch, repeat, threads) -> None:
 
 
 def conv_gflops(model, batch, repeat) -> None:
-    """The largest conv layer alone, beside sgemm on its im2col matrix sizes."""
+    """The largest conv layer alone (the interpreter's path: fast.conv, or ops.conv when that
+    is off), beside sgemm on its im2col matrix sizes."""
     node = max((n for n in model.nodes if n.kind == "conv"), key=lambda n: n.macs)
     layer = node.layer
     src = model.node(node.inputs[0])
     rng = np.random.default_rng(1)
     x = rng.standard_normal((batch, *src.shape)).astype(np.float32)
     k = rng.standard_normal(node.weights[0].shape).astype(np.float32)
-    b = np.zeros(layer.filters, np.float32)
-    t = timeit(
-        lambda: ops.conv(x, k, b, layer.stride, layer.dilation, layer.pads(), layer.groups), repeat
-    )
+    b = rng.standard_normal(layer.filters).astype(np.float32)
+    args = (layer.stride, layer.dilation, layer.pads())
+    if fast.ENABLED and layer.groups == 1:  # the interpreter's own path, without activation
+        t = timeit(lambda: fast.conv(x, k, b, *args), repeat)
+    else:
+        t = timeit(lambda: ops.conv(x, k, b, *args, layer.groups), repeat)
     flops = 2 * node.macs * batch
     m = batch * int(np.prod(node.shape[:-1]))
     kk = int(np.prod(layer.kernel)) * src.shape[-1]
@@ -120,6 +123,7 @@ def peak_memory(model, batch) -> None:
     weights = init_weights(model, seed=0)
     x = np.random.default_rng(0).standard_normal((batch, *model.input_shape)).astype(np.float32)
     forward(model, weights, x)
+    fast.release()  # the im2col buffer kept between calls counts: made again under the trace
     tracemalloc.start()
     tracemalloc.reset_peak()
     forward(model, weights, x)

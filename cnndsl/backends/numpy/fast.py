@@ -20,8 +20,10 @@ add exact zeros when the input is finite; an input with inf or nan takes the pla
 tiling (``0 * inf`` would spread a nan to the neighbours), and so does a softmax (over
 one pixel's channels, not a tile's).
 
-Pooling whose window tiles the input (size == stride, no padding, LeNet's average pool
-2) reduces rows then columns by reshaping, with long contiguous inner loops.
+Pools without padding: a max pool's first two taps go straight into the output (no
+copy of the first); an average pool whose window tiles the input (size == stride:
+LeNet's) sums rows then columns on reshaped views, with long contiguous inner loops
+(for max pools the same reshaping was slower than the tap loop).
 
 tests/test_numpy_fast.py checks every path here against :mod:`.ops`.
 """
@@ -41,7 +43,7 @@ ENABLED = True
 #: the matmuls stay few: each wakes every BLAS thread, and at 2 threads on a busy
 #: 2-core machine 1 MiB blocks (fastest at 1 thread) made a conv 5x slower than the
 #: plain path; 16 MiB beat the plain path at both 1 and 2 threads (bench_numpy.py).
-BLOCK_BYTES = 16 << 20
+BLOCK_BYTES = 4 << 20
 #: the widest tile's output row, in floats (filters * tile): the matmul's width
 TILE_WIDTH = 48
 
@@ -183,22 +185,37 @@ def _im2col(block: np.ndarray, buf: np.ndarray, m: int, k: int) -> np.ndarray:
 def pool(
     x: np.ndarray, op: str, size: tuple[int, ...], stride: tuple[int, ...], pads: ops.Pads
 ) -> np.ndarray:
-    """:func:`.ops.pool`; an average pool whose window tiles the input (size == stride,
-    dividing the input, no padding) sums the rows of each window, then its columns."""
+    """:func:`.ops.pool` without padding: a max pool combines its first two taps into the
+    output (no copy of the first); an average pool whose window tiles the input (size ==
+    stride, dividing it) sums each window's rows, then its columns, on reshaped views
+    whose inner loops run along whole image rows and whole pixels."""
     one_d = x.ndim == 3
     x2, pads2, (size2, stride2) = ops._as_2d(x, pads, size, stride)
     n, h, w, c = x2.shape
-    (kh, kw) = size2
+    (kh, kw), (sh, sw) = size2, stride2
     tiles = size2 == stride2 and h % kh == 0 and w % kw == 0
-    if op != "avg" or not tiles or any(p for pair in pads2 for p in pair):
+    if any(p for pair in pads2 for p in pair) or kh * kw == 1 or (op == "avg" and not tiles):
         return ops.pool(x, op, size, stride, pads)
-    rows = x2.reshape(n * (h // kh), kh, w * c)  # each window's kh rows, whole image rows
-    acc = rows[:, 0].copy()
-    for i in range(1, kh):
-        acc += rows[:, i]
-    cols = acc.reshape(n, h // kh, w // kw, kw, c)
-    out: np.ndarray = cols[:, :, :, 0].copy()
-    for j in range(1, kw):
-        out += cols[:, :, :, j]
-    out *= np.float32(1.0 / (kh * kw))
+    if op == "max":
+        oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+        taps = [
+            x2[:, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
+            for i in range(kh)
+            for j in range(kw)
+        ]
+        out = _combine(np.maximum, taps)
+    else:
+        rows = x2.reshape(n * (h // kh), kh, w * c)  # each window's rows: whole image rows
+        acc = _combine(np.add, [rows[:, i] for i in range(kh)]) if kh > 1 else x2
+        cols = acc.reshape(n, h // kh, w // kw, kw, c)
+        out = _combine(np.add, [cols[:, :, :, j] for j in range(kw)]) if kw > 1 else cols[..., 0, :]
+        out *= np.float32(1.0 / (kh * kw))  # a new array: one of the two sums ran
     return out[:, 0] if one_d else out
+
+
+def _combine(ufunc: np.ufunc, parts: list[np.ndarray]) -> np.ndarray:
+    """``parts`` (at least two) combined in order by ``ufunc``, into a new array."""
+    acc: np.ndarray = ufunc(parts[0], parts[1])
+    for part in parts[2:]:
+        ufunc(acc, part, out=acc)
+    return acc
