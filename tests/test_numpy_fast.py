@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cnndsl
-from cnndsl.backends.numpy import fast, forward, ops
+import cnndsl.backends.numpy as numpy_backend
+from cnndsl.backends.numpy import fast, forward, ops, split
 from cnndsl.layers import ACTIVATIONS
 from cnndsl.weights import probe_weights
 from conftest import EXAMPLES
@@ -79,6 +80,10 @@ def test_tiles_are_output_columns_that_divide_the_row() -> None:
     assert fast.tile(32, 64, x) == 1  # many filters: the matmul is wide already
     x[0, 1, 2, 0] = np.inf
     assert fast.tile(28, 6, x) == 1  # 0 * inf would spread a nan to the neighbours
+    x[0, 1, 2, 0] = np.nan
+    assert fast.tile(28, 6, x) == 1
+    x[0, 1, 2, 0], x[0, 1, 3, 0] = np.inf, -np.inf
+    assert fast.tile(28, 6, x) == 1
 
 
 def test_a_non_finite_input_gives_what_the_plain_path_gives() -> None:
@@ -163,3 +168,50 @@ def test_whole_models_agree_with_the_plain_path(name: str, monkeypatch) -> None:
     want = forward(model, weights, x)
     scale = float(np.abs(want).max()) or 1.0
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * scale)
+
+
+def test_matmuls_kept_on_one_thread_run_in_row_chunks_with_the_same_result(monkeypatch) -> None:
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((37, 11)).astype(np.float32)
+    b = rng.standard_normal((11, 5)).astype(np.float32)
+    want = a @ b
+    monkeypatch.setattr(fast, "ONE_THREAD_MNK", 3 * 11 * 5)  # two rows a chunk
+    calls: list[int] = []
+    real = np.matmul
+
+    def spy(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> np.ndarray:
+        calls.append(len(x))
+        return real(x, y, out=out)
+
+    fast.one_thread(True)
+    try:
+        monkeypatch.setattr(np, "matmul", spy)
+        got = fast.matmul(a, b, np.empty((37, 5), np.float32))
+    finally:
+        fast.one_thread(False)
+        monkeypatch.setattr(np, "matmul", real)
+    assert calls == [2] * 18 + [1]
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_split_concatenates_the_parts_in_order_and_raises_their_errors(threads: int) -> None:
+    x = np.arange(11, dtype=np.float32)[:, None]
+    np.testing.assert_array_equal(split.run(lambda part: part * 2, x, threads), x * 2)
+
+    def fail_on_seven(part: np.ndarray) -> np.ndarray:
+        if 7 in part:
+            raise ValueError("part with 7")
+        return part
+
+    with pytest.raises(ValueError, match="part with 7"):
+        split.run(fail_on_seven, x, threads)
+
+
+def test_a_large_batch_is_left_to_blas_threads(monkeypatch) -> None:
+    model = cnndsl.load(EXAMPLES / "lenet5.cnn")
+    weights = probe_weights(model, 4)
+    x = np.zeros((2, *model.input_shape), np.float32)
+    monkeypatch.setattr(numpy_backend, "SPLIT_MACS", model.total_macs * 2)  # not below it
+    monkeypatch.setattr(split, "run", lambda *a: pytest.fail("split a large problem"))
+    assert forward(model, weights, x, threads=2).shape == (2, 10)

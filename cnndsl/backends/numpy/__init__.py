@@ -11,14 +11,13 @@ tests/test_numpy_fast.py.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from ... import layers as L
 from ...ir import Model, Node
 from ..table import Table
-from . import fast, ops
+from . import fast, ops, split
 
 Arrays = Mapping[str, np.ndarray]
 KERNELS: Table[[list[np.ndarray], Arrays], np.ndarray] = Table("numpy")
@@ -82,7 +81,9 @@ def _deconv(layer: L.Deconv, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
 
 @KERNELS.register(L.Dense)
 def _dense(layer: L.Dense, xs: list[np.ndarray], w: Arrays) -> np.ndarray:
-    y = xs[0] @ w["kernel"]
+    x, kernel = xs[0], w["kernel"]
+    y = np.empty((*x.shape[:-1], kernel.shape[1]), np.float32)
+    fast.matmul(x.reshape(-1, x.shape[-1]), kernel, y.reshape(-1, kernel.shape[1]))
     if "bias" in w:
         y += w["bias"]
     return _act(y, layer.activation)
@@ -199,33 +200,24 @@ def forward_all(
     return {node.name: out for node, out in iter_forward(model, weights, x)}
 
 
+#: below it (the batch's multiply-adds) ``threads`` > 1 splits the batch; above, BLAS
+#: threads share each of the few, large matmuls
+SPLIT_MACS = 200_000_000
+
+
 def forward(
     model: Model, weights: Mapping[str, Arrays], x: np.ndarray, threads: int = 1
 ) -> np.ndarray:
     """The model's output for a batch; intermediate results are freed as soon as possible.
 
-    ``threads`` > 1 splits the batch into that many parts, run at once on a pool of
-    threads (BLAS and NumPy's array operations release the GIL): every layer of an
-    inference pass treats each image alone, so each image's arithmetic is unchanged. On
-    a small model this beats BLAS threads, which wake for each of many small matmuls.
+    ``threads`` > 1 and a small problem (LeNet at batch 64): the batch runs in parts on
+    that many threads (:mod:`.split`), each image's arithmetic unchanged. A large one
+    is left to BLAS's own threads, which share each of its few, large matmuls.
     """
     x = np.asarray(x, dtype=np.float32)
-    parts = min(threads, len(x))
-    if parts <= 1:
-        return _forward(model, weights, x)
-    chunks = np.array_split(x, parts)
-    outs = list(_threads(parts).map(lambda chunk: _forward(model, weights, chunk), chunks))
-    return np.concatenate(outs)
-
-
-_POOLS: dict[int, ThreadPoolExecutor] = {}
-
-
-def _threads(threads: int) -> ThreadPoolExecutor:
-    """One pool per thread count, made when first needed and kept for later calls."""
-    if threads not in _POOLS:
-        _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="cnndsl-forward")
-    return _POOLS[threads]
+    if threads > 1 and len(x) > 1 and model.total_macs * len(x) < SPLIT_MACS:
+        return split.run(lambda part: _forward(model, weights, part), x, threads)
+    return _forward(model, weights, x)
 
 
 def _forward(model: Model, weights: Mapping[str, Arrays], x: np.ndarray) -> np.ndarray:

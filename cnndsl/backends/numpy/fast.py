@@ -40,14 +40,36 @@ from . import ops
 #: False: every layer takes the plain path of .ops (tests compare the two)
 ENABLED = True
 #: the im2col rows of one block. Within the last-level cache, and large enough that
-#: the matmuls stay few: each wakes every BLAS thread, and at 2 threads on a busy
-#: 2-core machine 1 MiB blocks (fastest at 1 thread) made a conv 5x slower than the
-#: plain path; 16 MiB beat the plain path at both 1 and 2 threads (bench_numpy.py).
-BLOCK_BYTES = 4 << 20
+#: the matmuls stay few: each wakes every BLAS thread. 1 thread: 1-4 MiB all within 2%
+#: on the CIFAR VGG, the text CNN and LeNet, 16 MiB 15-20% slower; 2 threads on a busy
+#: 2-core machine: 1 MiB made a conv 5x slower than the plain path once.
+BLOCK_BYTES = 2 << 20
 #: the widest tile's output row, in floats (filters * tile): the matmul's width
 TILE_WIDTH = 48
 
-_LOCAL = threading.local()  # each thread's im2col buffer, kept between calls
+#: OpenBLAS runs a gemm whose m * n * k is below this on the calling thread alone
+#: (interface/gemm.c: 2 * SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD)
+ONE_THREAD_MNK = 1 << 19
+
+_LOCAL = threading.local()  # each thread's im2col buffer, kept between calls; one_thread
+
+
+def one_thread(on: bool) -> None:
+    """In this thread, run matmuls in row chunks that BLAS keeps on this thread: for
+    the threads of a pool that each run part of a small batch (:func:`.forward`)."""
+    _LOCAL.one_thread = on
+
+
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``np.matmul(a, b, out=out)``, in row chunks when :func:`one_thread` is on: a BLAS
+    thread woken for a small matmul costs more than it saves, and on a busy machine a
+    thread that must wait for another core's time slice stalls for milliseconds."""
+    if not getattr(_LOCAL, "one_thread", False):
+        return np.matmul(a, b, out=out)
+    rows = max(1, (ONE_THREAD_MNK - 1) // (b.shape[0] * b.shape[1]))
+    for s in range(0, len(a), rows):
+        np.matmul(a[s : s + rows], b, out=out[s : s + rows])
+    return out
 
 
 def release() -> None:
@@ -84,7 +106,14 @@ def tile(ow: int, filters: int, x: np.ndarray) -> int:
     :data:`TILE_WIDTH` floats wide; 1 (no tiling) for many filters or a non-finite input."""
     fits = [t for t in range(1, ow + 1) if ow % t == 0 and t * filters <= TILE_WIDTH]
     best = max(fits, default=1)
-    return best if best > 1 and bool(np.isfinite(x).all()) else 1
+    return best if best > 1 and _finite(x) else 1
+
+
+def _finite(x: np.ndarray) -> bool:
+    """No inf or nan in ``x``: its sum is finite (one pass, no temporary; a sum that
+    overflows only sends a finite input the plain way)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(x.sum(dtype=np.float32)))
 
 
 def _tiled_kernel(
@@ -145,6 +174,8 @@ def _matmul_blocks(
     k = len(km)
     out = np.empty((n, oh, ow, f), np.float32)
     fn, alpha, approx = activation
+    if fn == "sigmoid":  # the matmul gives -y, exactly (negation is exact): see _activate
+        km = np.negative(km)
     blocks = list(_blocks(n, oh, ow * k * 4))
     largest = max((i.stop - i.start) * (r.stop - r.start) for i, r in blocks)
     buf = _buffer(largest * ow * k)  # reused by every block
@@ -152,9 +183,21 @@ def _matmul_blocks(
         block = win[imgs, rows]
         m = block.shape[0] * block.shape[1] * ow
         y = out[imgs, rows].reshape(m, f)  # a view: whole rows of the output
-        np.matmul(_im2col(block, buf[: m * k], m, k), km, out=y)
-        ops.activation(y, fn, alpha, approx, inplace=True)
+        matmul(_im2col(block, buf[: m * k], m, k), km, y)
+        _activate(y, fn, alpha, approx)
     return out
+
+
+def _activate(y: np.ndarray, fn: str, alpha: float | None, approx: bool) -> None:
+    """The activation in place; for a sigmoid ``y`` holds -x, and the rest of
+    :func:`.ops.sigmoid` follows (one pass fewer over the output)."""
+    if fn != "sigmoid":
+        ops.activation(y, fn, alpha, approx, inplace=True)
+        return
+    with np.errstate(over="ignore"):  # exp(-x) overflowing to inf gives exactly 0
+        np.exp(y, out=y)
+    y += 1
+    np.reciprocal(y, out=y)
 
 
 #: windows whose rows (width * channels) are at most this many floats are gathered by
