@@ -21,6 +21,7 @@ higher than before (97.1 MiB).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import time
@@ -77,7 +78,7 @@ def compare(name, model, batch, torch, repeat, threads) -> None:
     )
 
 
-def conv_gflops(model, batch, repeat) -> None:
+def conv_gflops(model, batch, repeat, threads) -> None:
     """The largest conv layer alone (the interpreter's path: fast.conv, or ops.conv when that
     is off), beside sgemm on its im2col matrix sizes."""
     node = max((n for n in model.nodes if n.kind == "conv"), key=lambda n: n.macs)
@@ -89,7 +90,8 @@ def conv_gflops(model, batch, repeat) -> None:
     b = rng.standard_normal(layer.filters).astype(np.float32)
     args = (layer.stride, layer.dilation, layer.pads())
     if fast.ENABLED and layer.groups == 1:  # the interpreter's own path, without activation
-        t = timeit(lambda: fast.conv(x, k, b, *args), repeat)
+        with fast.one_thread() if threads == 1 else contextlib.nullcontext():  # as forward
+            t = timeit(lambda: fast.conv(x, k, b, *args), repeat)
     else:
         t = timeit(lambda: ops.conv(x, k, b, *args, layer.groups), repeat)
     flops = 2 * node.macs * batch
@@ -173,7 +175,7 @@ def main() -> None:
             compare("CIFAR VGG (32x32x3)", vgg, 32, torch, max(3, repeat // 3), threads)
             compare("text CNN (100x300, 1-D)", text, 64, torch, repeat, threads)
             compare("ResNet-18 (224x224x3)", resnet18, 8, torch, max(3, repeat // 5), threads)
-            conv_gflops(vgg, 32, max(3, repeat // 3))
+            conv_gflops(vgg, 32, max(3, repeat // 3), threads)
     print()
     peak_memory(vgg, 32)
 

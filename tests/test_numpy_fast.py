@@ -141,16 +141,12 @@ def test_a_batch_split_across_threads_gives_the_same_output(threads: int) -> Non
 def test_the_blocks_cover_the_batch_once() -> None:
     """Whole images while they fit, else rows of one image: each output row once."""
     for n, oh, row_bytes, budget in [(7, 5, 10, 120), (3, 9, 100, 250), (4, 4, 1, 10**6)]:
-        old, fast.BLOCK_BYTES = fast.BLOCK_BYTES, budget
-        try:
-            seen = [
-                (i, r)
-                for imgs, rows in fast._blocks(n, oh, row_bytes)
-                for i in range(n)[imgs]
-                for r in range(oh)[rows]
-            ]
-        finally:
-            fast.BLOCK_BYTES = old
+        seen = [
+            (i, r)
+            for imgs, rows in fast._blocks(n, oh, row_bytes, budget)
+            for i in range(n)[imgs]
+            for r in range(oh)[rows]
+        ]
         assert sorted(seen) == [(i, r) for i in range(n) for r in range(oh)]
 
 
@@ -183,12 +179,9 @@ def test_matmuls_kept_on_one_thread_run_in_row_chunks_with_the_same_result(monke
         calls.append(len(x))
         return real(x, y, out=out)
 
-    fast.one_thread(True)
-    try:
+    with fast.one_thread(chunk=True):
         monkeypatch.setattr(np, "matmul", spy)
         got = fast.matmul(a, b, np.empty((37, 5), np.float32))
-    finally:
-        fast.one_thread(False)
         monkeypatch.setattr(np, "matmul", real)
     assert calls == [2] * 18 + [1]
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)

@@ -206,17 +206,23 @@ SPLIT_MACS = 200_000_000
 
 
 def forward(
-    model: Model, weights: Mapping[str, Arrays], x: np.ndarray, threads: int = 1
+    model: Model, weights: Mapping[str, Arrays], x: np.ndarray, threads: int | None = None
 ) -> np.ndarray:
     """The model's output for a batch; intermediate results are freed as soon as possible.
 
-    ``threads`` > 1 and a small problem (LeNet at batch 64): the batch runs in parts on
-    that many threads (:mod:`.split`), each image's arithmetic unchanged. A large one
-    is left to BLAS's own threads, which share each of its few, large matmuls.
+    ``threads``: how many threads the caller lets this run use, BLAS's included (the
+    caller sets BLAS's). 1: convolutions in cache-sized blocks. More: a small problem
+    (LeNet at batch 64) runs in parts on that many threads (:mod:`.split`), each image's
+    arithmetic unchanged; a large one is left to BLAS's threads, in few large matmuls,
+    as it is when ``threads`` is None (not known).
     """
     x = np.asarray(x, dtype=np.float32)
-    if threads > 1 and len(x) > 1 and model.total_macs * len(x) < SPLIT_MACS:
+    small = model.total_macs * len(x) < SPLIT_MACS
+    if threads is not None and threads > 1 and len(x) > 1 and small:
         return split.run(lambda part: _forward(model, weights, part), x, threads)
+    if threads == 1:
+        with fast.one_thread():
+            return _forward(model, weights, x)
     return _forward(model, weights, x)
 
 

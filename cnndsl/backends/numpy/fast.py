@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -39,32 +40,43 @@ from . import ops
 
 #: False: every layer takes the plain path of .ops (tests compare the two)
 ENABLED = True
-#: the im2col rows of one block. Within the last-level cache, and large enough that
-#: the matmuls stay few: each wakes every BLAS thread. 1 thread: 1-4 MiB all within 2%
-#: on the CIFAR VGG, the text CNN and LeNet, 16 MiB 15-20% slower; 2 threads on a busy
-#: 2-core machine: 1 MiB made a conv 5x slower than the plain path once.
-BLOCK_BYTES = 2 << 20
+#: the im2col rows of one block when BLAS may run on several threads: few, large
+#: matmuls, since each wakes every BLAS thread, and on a busy 2-core machine a thread
+#: waiting for the other core's time slice stalls each matmul for milliseconds (2 MiB
+#: blocks made the CIFAR VGG's largest conv 2-3x slower than 16 MiB ones there)
+BLOCK_BYTES = 16 << 20
+#: the same when the caller runs on one thread (:func:`one_thread`): within the cache.
+#: 1 thread: 1-4 MiB all within 2% on the CIFAR VGG, the text CNN and LeNet, 16 MiB
+#: 15-20% slower
+BLOCK_BYTES_ONE_THREAD = 2 << 20
 #: the widest tile's output row, in floats (filters * tile): the matmul's width
 TILE_WIDTH = 48
-
 #: OpenBLAS runs a gemm whose m * n * k is below this on the calling thread alone
 #: (interface/gemm.c: 2 * SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD)
 ONE_THREAD_MNK = 1 << 19
 
-_LOCAL = threading.local()  # each thread's im2col buffer, kept between calls; one_thread
+#: each thread's im2col buffer, kept between calls, and its mode (:func:`one_thread`)
+_LOCAL = threading.local()
 
 
-def one_thread(on: bool) -> None:
-    """In this thread, run matmuls in row chunks that BLAS keeps on this thread: for
-    the threads of a pool that each run part of a small batch (:func:`.forward`)."""
-    _LOCAL.one_thread = on
+@contextmanager
+def one_thread(chunk: bool = False) -> Iterator[None]:
+    """Within it, this thread runs as one thread: its convolutions take cache-sized
+    blocks; with ``chunk`` its matmuls also run in row chunks that BLAS keeps on this
+    thread (the parts of a split batch, :mod:`.split`)."""
+    old = getattr(_LOCAL, "mode", None)
+    _LOCAL.mode = "chunk" if chunk else "one"
+    try:
+        yield
+    finally:
+        _LOCAL.mode = old
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``np.matmul(a, b, out=out)``, in row chunks when :func:`one_thread` is on: a BLAS
+    """``np.matmul(a, b, out=out)``, in row chunks in ``one_thread(chunk=True)``: a BLAS
     thread woken for a small matmul costs more than it saves, and on a busy machine a
     thread that must wait for another core's time slice stalls for milliseconds."""
-    if not getattr(_LOCAL, "one_thread", False):
+    if getattr(_LOCAL, "mode", None) != "chunk":
         return np.matmul(a, b, out=out)
     rows = max(1, (ONE_THREAD_MNK - 1) // (b.shape[0] * b.shape[1]))
     for s in range(0, len(a), rows):
@@ -87,15 +99,16 @@ def _buffer(size: int) -> np.ndarray:
     return buf[:size]
 
 
-def _blocks(n: int, oh: int, row_bytes: int) -> Iterator[tuple[slice, slice]]:
-    """(images, output rows) of each block: whole images while one fits, else rows."""
+def _blocks(n: int, oh: int, row_bytes: int, budget: int) -> Iterator[tuple[slice, slice]]:
+    """(images, output rows) of each block of at most ``budget`` bytes (or one output
+    row): whole images while one fits, else rows."""
     per_image = oh * row_bytes
-    if per_image <= BLOCK_BYTES:
-        step = max(1, BLOCK_BYTES // per_image)
+    if per_image <= budget:
+        step = max(1, budget // per_image)
         for s in range(0, n, step):
             yield slice(s, min(n, s + step)), slice(0, oh)
         return
-    rows = max(1, BLOCK_BYTES // row_bytes)
+    rows = max(1, budget // row_bytes)
     for i in range(n):
         for r in range(0, oh, rows):
             yield slice(i, i + 1), slice(r, min(oh, r + rows))
@@ -176,7 +189,8 @@ def _matmul_blocks(
     fn, alpha, approx = activation
     if fn == "sigmoid":  # the matmul gives -y, exactly (negation is exact): see _activate
         km = np.negative(km)
-    blocks = list(_blocks(n, oh, ow * k * 4))
+    budget = BLOCK_BYTES_ONE_THREAD if getattr(_LOCAL, "mode", None) else BLOCK_BYTES
+    blocks = list(_blocks(n, oh, ow * k * 4, budget))
     largest = max((i.stop - i.start) * (r.stop - r.start) for i, r in blocks)
     buf = _buffer(largest * ow * k)  # reused by every block
     for imgs, rows in blocks:

@@ -40,8 +40,7 @@ def run(run_part: Callable[[np.ndarray], np.ndarray], x: np.ndarray, threads: in
     lock = threading.Lock()
 
     def work() -> None:
-        fast.one_thread(True)
-        try:
+        with fast.one_thread(chunk=True):
             while True:
                 with lock:
                     i = next(claim, None)
@@ -52,8 +51,6 @@ def run(run_part: Callable[[np.ndarray], np.ndarray], x: np.ndarray, threads: in
                 except BaseException as exc:  # raised again in the caller's thread
                     outs[i] = exc
                 done[i].set()
-        finally:
-            fast.one_thread(False)
 
     pool = _pool(threads - 1)
     for _ in range(threads - 1):
