@@ -122,15 +122,18 @@ def conv_gflops(model, batch, repeat, threads) -> None:
 
 
 def peak_memory(model, batch) -> None:
+    """Threads not given (16 MiB im2col blocks), and threads=1 (2 MiB blocks)."""
     weights = init_weights(model, seed=0)
     x = np.random.default_rng(0).standard_normal((batch, *model.input_shape)).astype(np.float32)
-    forward(model, weights, x)
-    fast.release()  # the im2col buffer kept between calls counts: made again under the trace
-    tracemalloc.start()
-    tracemalloc.reset_peak()
-    forward(model, weights, x)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    peaks = []
+    for threads in (None, 1):
+        forward(model, weights, x, threads)
+        fast.release()  # the im2col buffer kept between calls counts: made again under trace
+        tracemalloc.start()
+        tracemalloc.reset_peak()
+        forward(model, weights, x, threads)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
     # the bound: for each conv, its input + padded input + im2col buffer + output
     worst = 0
     for n in model.nodes:
@@ -147,7 +150,8 @@ def peak_memory(model, batch) -> None:
             size += cols + padded
         worst = max(worst, size)
     print(
-        f"peak traced memory, {model.name} batch {batch}: {peak / 2**20:.1f} MiB; largest "
+        f"peak traced memory, {model.name} batch {batch}: {peaks[0] / 2**20:.1f} MiB "
+        f"(threads=1: {peaks[1] / 2**20:.1f} MiB); largest "
         f"layer's input + output + padded input + im2col buffer: {worst / 2**20:.1f} MiB"
     )
 

@@ -94,6 +94,7 @@ def _buffer(size: int) -> np.ndarray:
     caller: only im2col rows live in it, consumed before the call ends)."""
     buf: np.ndarray | None = getattr(_LOCAL, "buf", None)
     if buf is None or buf.size < size:
+        buf = _LOCAL.buf = None  # the old one freed first: never two alive at once
         buf = np.empty(size, np.float32)
         _LOCAL.buf = buf
     return buf[:size]
