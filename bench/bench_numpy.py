@@ -3,19 +3,23 @@
     pip install -c constraints.txt -e '.[bench]'
     python bench/bench_numpy.py            # --quick: fewer repeats
 
-At 1 thread and then at 2 (threadpoolctl's limit on NumPy's BLAS and the interpreter's
-own pool, ``torch.set_num_threads`` for torch: always the same count for both), for each
+At 1 thread and then at 2 (threadpoolctl's limit on NumPy's BLAS and ``forward(...,
+threads=N)`` for the interpreter, ``torch.set_num_threads`` for torch: always the same
+count for both), for each
 model: ms per batch on NumPy and on PyTorch eager (the module cnndsl generates, which
 bench_codegen.py shows is as fast as a hand-written one; torch is imported only here),
 the ratio torch_time / numpy_time (>= 1.0 means NumPy is as fast or faster), and the
 largest difference of their outputs (they must agree). Runs alternate between the two
 (ABBA), so that a busy moment of a shared machine hits both alike. Then the largest
 conv layer's GFLOP/s beside np.matmul's sgemm GFLOP/s on the same matrix sizes and on
-a square 2048 one, and the forward pass's peak traced memory beside the largest
-layer's activations + im2col buffer.
+a square 2048 one (the conv as ``forward`` runs it at that thread count), and the
+forward pass's peak traced memory beside the largest layer's activations + im2col buffer.
 Targets, at each thread count: >= 1.0x on LeNet-5 b64, the CIFAR VGG b32 and the text
 CNN b64; >= 0.8x on ResNet-18 (224x224, batch 8); conv >= 70% of sgemm; peak memory no
-higher than before (97.1 MiB).
+higher than before (41.0 MiB; at most 97.1 MiB).
+At 2 threads both sides wait for the second core at every parallel step: on a 2-core
+machine that anything else is using, each such wait can take a scheduler time slice,
+and the figures swing by 10x between runs. Compare at 1 thread for stable figures.
 """
 
 from __future__ import annotations
