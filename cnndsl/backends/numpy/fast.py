@@ -249,26 +249,38 @@ def pool(
     whose inner loops run along whole image rows and whole pixels."""
     one_d = x.ndim == 3
     x2, pads2, (size2, stride2) = ops._as_2d(x, pads, size, stride)
-    n, h, w, c = x2.shape
-    (kh, kw), (sh, sw) = size2, stride2
-    tiles = size2 == stride2 and h % kh == 0 and w % kw == 0
-    if any(p for pair in pads2 for p in pair) or kh * kw == 1 or (op == "avg" and not tiles):
+    padded = any(p for pair in pads2 for p in pair)
+    if padded or size2[0] * size2[1] == 1 or (op == "avg" and not _tiles(x2, size2, stride2)):
         return ops.pool(x, op, size, stride, pads)
-    if op == "max":
-        oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
-        taps = [
-            x2[:, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
-            for i in range(kh)
-            for j in range(kw)
-        ]
-        out = _combine(np.maximum, taps)
-    else:
-        rows = x2.reshape(n * (h // kh), kh, w * c)  # each window's rows: whole image rows
-        acc = _combine(np.add, [rows[:, i] for i in range(kh)]) if kh > 1 else x2
-        cols = acc.reshape(n, h // kh, w // kw, kw, c)
-        out = _combine(np.add, [cols[:, :, :, j] for j in range(kw)]) if kw > 1 else cols[..., 0, :]
-        out *= np.float32(1.0 / (kh * kw))  # a new array: one of the two sums ran
+    out = _max_taps(x2, size2, stride2) if op == "max" else _avg_tiles(x2, size2)
     return out[:, 0] if one_d else out
+
+
+def _tiles(x: np.ndarray, size: tuple[int, ...], stride: tuple[int, ...]) -> bool:
+    """The windows tile the (N, H, W, C) input: size == stride, dividing it."""
+    return size == stride and x.shape[1] % size[0] == 0 and x.shape[2] % size[1] == 0
+
+
+def _max_taps(x: np.ndarray, size: tuple[int, ...], stride: tuple[int, ...]) -> np.ndarray:
+    (kh, kw), (sh, sw) = size, stride
+    oh, ow = (x.shape[1] - kh) // sh + 1, (x.shape[2] - kw) // sw + 1
+    taps = [
+        x[:, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
+        for i in range(kh)
+        for j in range(kw)
+    ]
+    return _combine(np.maximum, taps)
+
+
+def _avg_tiles(x: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
+    n, h, w, c = x.shape
+    kh, kw = size
+    rows = x.reshape(n * (h // kh), kh, w * c)  # each window's rows: whole image rows
+    acc = _combine(np.add, [rows[:, i] for i in range(kh)]) if kh > 1 else x
+    cols = acc.reshape(n, h // kh, w // kw, kw, c)
+    out = _combine(np.add, [cols[:, :, :, j] for j in range(kw)]) if kw > 1 else cols[..., 0, :]
+    out *= np.float32(1.0 / (kh * kw))  # a new array: one of the two sums ran
+    return out
 
 
 def _combine(ufunc: np.ufunc, parts: list[np.ndarray]) -> np.ndarray:
