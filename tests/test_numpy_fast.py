@@ -5,7 +5,7 @@ Random values in every array (inputs, kernels, biases), odd sizes, strides, dila
 asymmetric padding, one channel and several, 1-D and 2-D, every activation, blocks
 made tiny so that a batch spans many blocks of images and an image many blocks of rows,
 tiles of output columns off, narrow and wide, pooling windows that tile the input and
-windows that do not, and a batch split across threads.
+windows that do not, and each thread policy of forward.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import cnndsl
 import cnndsl.backends.numpy as numpy_backend
-from cnndsl.backends.numpy import fast, forward, ops, split
+from cnndsl.backends.numpy import fast, forward, ops
 from cnndsl.layers import ACTIVATIONS
 from cnndsl.weights import probe_weights
 from conftest import EXAMPLES
@@ -127,15 +127,17 @@ def test_pool_matches_the_plain_path(case: dict) -> None:
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("threads", [2, 3, 8])
-def test_a_batch_split_across_threads_gives_the_same_output(threads: int) -> None:
+@pytest.mark.parametrize("threads", [1, 2, None])
+def test_each_thread_policy_gives_the_same_output(threads: int | None, monkeypatch) -> None:
     model = cnndsl.load(EXAMPLES / "lenet5.cnn")
     weights = probe_weights(model, 4)
     x = np.random.default_rng(6).standard_normal((5, *model.input_shape), np.float32)
-    want = forward(model, weights, x)
+    monkeypatch.setattr(fast, "ONE_THREAD_MNK", 1000)  # many chunks in one_thread(chunk)
     got = forward(model, weights, x, threads=threads)
+    monkeypatch.setattr(fast, "ENABLED", False)
+    want = forward(model, weights, x)
     assert got.shape == want.shape == (5, 10)
-    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
 
 
 def test_the_blocks_cover_the_batch_once() -> None:
@@ -187,24 +189,22 @@ def test_matmuls_kept_on_one_thread_run_in_row_chunks_with_the_same_result(monke
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("threads", [2, 3])
-def test_split_concatenates_the_parts_in_order_and_raises_their_errors(threads: int) -> None:
-    x = np.arange(11, dtype=np.float32)[:, None]
-    np.testing.assert_array_equal(split.run(lambda part: part * 2, x, threads), x * 2)
-
-    def fail_on_seven(part: np.ndarray) -> np.ndarray:
-        if 7 in part:
-            raise ValueError("part with 7")
-        return part
-
-    with pytest.raises(ValueError, match="part with 7"):
-        split.run(fail_on_seven, x, threads)
-
-
-def test_a_large_batch_is_left_to_blas_threads(monkeypatch) -> None:
+def test_only_a_small_problem_is_kept_on_one_thread(monkeypatch) -> None:
     model = cnndsl.load(EXAMPLES / "lenet5.cnn")
     weights = probe_weights(model, 4)
     x = np.zeros((2, *model.input_shape), np.float32)
-    monkeypatch.setattr(numpy_backend, "SPLIT_MACS", model.total_macs * 2)  # not below it
-    monkeypatch.setattr(split, "run", lambda *a: pytest.fail("split a large problem"))
-    assert forward(model, weights, x, threads=2).shape == (2, 10)
+    modes: list[object] = []
+    real = fast.matmul
+
+    def spy(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+        modes.append(getattr(fast._LOCAL, "mode", None))
+        return real(a, b, out)
+
+    monkeypatch.setattr(fast, "matmul", spy)
+    forward(model, weights, x, threads=2)
+    assert modes and set(modes) == {"chunk"}
+    modes.clear()
+    monkeypatch.setattr(numpy_backend, "ONE_THREAD_MACS", model.total_macs * 2)  # not below
+    forward(model, weights, x, threads=2)
+    assert modes and set(modes) == {None}  # BLAS's threads, 16 MiB blocks
+    assert getattr(fast._LOCAL, "mode", None) is None  # restored after the call

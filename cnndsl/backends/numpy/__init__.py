@@ -17,7 +17,7 @@ import numpy as np
 from ... import layers as L
 from ...ir import Model, Node
 from ..table import Table
-from . import fast, ops, split
+from . import fast, ops
 
 Arrays = Mapping[str, np.ndarray]
 KERNELS: Table[[list[np.ndarray], Arrays], np.ndarray] = Table("numpy")
@@ -200,9 +200,9 @@ def forward_all(
     return {node.name: out for node, out in iter_forward(model, weights, x)}
 
 
-#: below it (the batch's multiply-adds) ``threads`` > 1 splits the batch; above, BLAS
-#: threads share each of the few, large matmuls
-SPLIT_MACS = 200_000_000
+#: below it (the batch's multiply-adds: LeNet at batch 64 is 27M) ``threads`` > 1 keeps
+#: the run on one thread; above, BLAS threads share each of the few, large matmuls
+ONE_THREAD_MACS = 100_000_000
 
 
 def forward(
@@ -212,14 +212,17 @@ def forward(
 
     ``threads``: how many threads the caller lets this run use, BLAS's included (the
     caller sets BLAS's). 1: convolutions in cache-sized blocks. More: a small problem
-    (LeNet at batch 64) runs in parts on that many threads (:mod:`.split`), each image's
-    arithmetic unchanged; a large one is left to BLAS's threads, in few large matmuls,
-    as it is when ``threads`` is None (not known).
+    (LeNet at batch 64) still runs on one thread, its matmuls in row chunks that BLAS
+    keeps on the calling thread (waking BLAS threads for each small matmul cost more
+    than they gave: 4.2 vs 3.5 ms); a large one is left to BLAS's threads, in few large
+    matmuls, as it is when ``threads`` is None (not known).
     """
     x = np.asarray(x, dtype=np.float32)
-    small = model.total_macs * len(x) < SPLIT_MACS
-    if threads is not None and threads > 1 and len(x) > 1 and small:
-        return split.run(lambda part: _forward(model, weights, part), x, threads)
+    if threads is not None and threads > 1:
+        if model.total_macs * len(x) >= ONE_THREAD_MACS:
+            return _forward(model, weights, x)
+        with fast.one_thread(chunk=True):
+            return _forward(model, weights, x)
     if threads == 1:
         with fast.one_thread():
             return _forward(model, weights, x)

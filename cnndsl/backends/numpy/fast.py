@@ -63,7 +63,7 @@ _LOCAL = threading.local()
 def one_thread(chunk: bool = False) -> Iterator[None]:
     """Within it, this thread runs as one thread: its convolutions take cache-sized
     blocks; with ``chunk`` its matmuls also run in row chunks that BLAS keeps on this
-    thread (the parts of a split batch, :mod:`.split`)."""
+    thread (a small problem given several threads, :func:`.forward`)."""
     old = getattr(_LOCAL, "mode", None)
     _LOCAL.mode = "chunk" if chunk else "one"
     try:
