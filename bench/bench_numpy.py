@@ -3,24 +3,29 @@
     pip install -c constraints.txt -e '.[bench]'
     python bench/bench_numpy.py            # --quick: fewer repeats
 
-At 1 thread and then at 2 (threadpoolctl's limit on NumPy's BLAS and the interpreter's
-own pool, ``torch.set_num_threads`` for torch: always the same count for both), for each
+At 1 thread and then at 2 (threadpoolctl's limit on NumPy's BLAS and ``forward(...,
+threads=N)`` for the interpreter, ``torch.set_num_threads`` for torch: always the same
+count for both), for each
 model: ms per batch on NumPy and on PyTorch eager (the module cnndsl generates, which
 bench_codegen.py shows is as fast as a hand-written one; torch is imported only here),
 the ratio torch_time / numpy_time (>= 1.0 means NumPy is as fast or faster), and the
 largest difference of their outputs (they must agree). Runs alternate between the two
 (ABBA), so that a busy moment of a shared machine hits both alike. Then the largest
 conv layer's GFLOP/s beside np.matmul's sgemm GFLOP/s on the same matrix sizes and on
-a square 2048 one, and the forward pass's peak traced memory beside the largest
-layer's activations + im2col buffer.
+a square 2048 one (the conv as ``forward`` runs it at that thread count), and the
+forward pass's peak traced memory beside the largest layer's activations + im2col buffer.
 Targets, at each thread count: >= 1.0x on LeNet-5 b64, the CIFAR VGG b32 and the text
 CNN b64; >= 0.8x on ResNet-18 (224x224, batch 8); conv >= 70% of sgemm; peak memory no
-higher than before (97.1 MiB).
+higher than before (41.0 MiB; at most 97.1 MiB).
+At 2 threads both sides wait for the second core at every parallel step: on a 2-core
+machine that anything else is using, each such wait can take a scheduler time slice,
+and the figures swing by 10x between runs. Compare at 1 thread for stable figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import time
@@ -33,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import cnndsl  # noqa: E402
-from cnndsl.backends.numpy import forward, ops  # noqa: E402
+from cnndsl.backends.numpy import fast, forward, ops  # noqa: E402
 from cnndsl.frameworks import torch_module  # noqa: E402
 from cnndsl.weights import init_weights  # noqa: E402
 
@@ -61,7 +66,7 @@ def timeit(fn, repeat: int) -> float:
     return statistics.median(times)
 
 
-def compare(name, model, batch, torch, repeat) -> None:
+def compare(name, model, batch, torch, repeat, threads) -> None:
     """Both sides take their native layout: NHWC for NumPy, NCHW for PyTorch."""
     weights = init_weights(model, seed=0)
     rng = np.random.default_rng(0)
@@ -69,7 +74,7 @@ def compare(name, model, batch, torch, repeat) -> None:
     tm = torch_module(model, weights)  # the generated nn.Module, weights converted
     xt = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 1)))  # NCHW, made once
     with torch.inference_mode():
-        t_np, t_t = alternate(lambda: forward(model, weights, x), lambda: tm(xt), repeat)
+        t_np, t_t = alternate(lambda: forward(model, weights, x, threads), lambda: tm(xt), repeat)
         diff = float(np.max(np.abs(forward(model, weights, x) - tm(xt).numpy())))  # (N, F)
     print(
         f"{name:<22} batch {batch:>4}: numpy {t_np * 1e3:8.2f} ms   torch {t_t * 1e3:8.2f} ms"
@@ -77,18 +82,22 @@ def compare(name, model, batch, torch, repeat) -> None:
     )
 
 
-def conv_gflops(model, batch, repeat) -> None:
-    """The largest conv layer alone, beside sgemm on its im2col matrix sizes."""
+def conv_gflops(model, batch, repeat, threads) -> None:
+    """The largest conv layer alone (the interpreter's path: fast.conv, or ops.conv when that
+    is off), beside sgemm on its im2col matrix sizes."""
     node = max((n for n in model.nodes if n.kind == "conv"), key=lambda n: n.macs)
     layer = node.layer
     src = model.node(node.inputs[0])
     rng = np.random.default_rng(1)
     x = rng.standard_normal((batch, *src.shape)).astype(np.float32)
     k = rng.standard_normal(node.weights[0].shape).astype(np.float32)
-    b = np.zeros(layer.filters, np.float32)
-    t = timeit(
-        lambda: ops.conv(x, k, b, layer.stride, layer.dilation, layer.pads(), layer.groups), repeat
-    )
+    b = rng.standard_normal(layer.filters).astype(np.float32)
+    args = (layer.stride, layer.dilation, layer.pads())
+    if fast.ENABLED and layer.groups == 1:  # the interpreter's own path, without activation
+        with fast.one_thread() if threads == 1 else contextlib.nullcontext():  # as forward
+            t = timeit(lambda: fast.conv(x, k, b, *args), repeat)
+    else:
+        t = timeit(lambda: ops.conv(x, k, b, *args, layer.groups), repeat)
     flops = 2 * node.macs * batch
     m = batch * int(np.prod(node.shape[:-1]))
     kk = int(np.prod(layer.kernel)) * src.shape[-1]
@@ -117,14 +126,18 @@ def conv_gflops(model, batch, repeat) -> None:
 
 
 def peak_memory(model, batch) -> None:
+    """Threads not given (16 MiB im2col blocks), and threads=1 (2 MiB blocks)."""
     weights = init_weights(model, seed=0)
     x = np.random.default_rng(0).standard_normal((batch, *model.input_shape)).astype(np.float32)
-    forward(model, weights, x)
-    tracemalloc.start()
-    tracemalloc.reset_peak()
-    forward(model, weights, x)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    peaks = []
+    for threads in (None, 1):
+        forward(model, weights, x, threads)
+        fast.release()  # the im2col buffer kept between calls counts: made again under trace
+        tracemalloc.start()
+        tracemalloc.reset_peak()
+        forward(model, weights, x, threads)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
     # the bound: for each conv, its input + padded input + im2col buffer + output
     worst = 0
     for n in model.nodes:
@@ -141,7 +154,8 @@ def peak_memory(model, batch) -> None:
             size += cols + padded
         worst = max(worst, size)
     print(
-        f"peak traced memory, {model.name} batch {batch}: {peak / 2**20:.1f} MiB; largest "
+        f"peak traced memory, {model.name} batch {batch}: {peaks[0] / 2**20:.1f} MiB "
+        f"(threads=1: {peaks[1] / 2**20:.1f} MiB); largest "
         f"layer's input + output + padded input + im2col buffer: {worst / 2**20:.1f} MiB"
     )
 
@@ -164,12 +178,12 @@ def main() -> None:
         torch.set_num_threads(threads)
         with threadpool_limits(threads):
             print(f"\n{threads} thread(s) for both")
-            compare("LeNet-5", lenet, 64, torch, repeat)
-            compare("LeNet-5", lenet, 256, torch, repeat)
-            compare("CIFAR VGG (32x32x3)", vgg, 32, torch, max(3, repeat // 3))
-            compare("text CNN (100x300, 1-D)", text, 64, torch, repeat)
-            compare("ResNet-18 (224x224x3)", resnet18, 8, torch, max(3, repeat // 5))
-            conv_gflops(vgg, 32, max(3, repeat // 3))
+            compare("LeNet-5", lenet, 64, torch, repeat, threads)
+            compare("LeNet-5", lenet, 256, torch, repeat, threads)
+            compare("CIFAR VGG (32x32x3)", vgg, 32, torch, max(3, repeat // 3), threads)
+            compare("text CNN (100x300, 1-D)", text, 64, torch, repeat, threads)
+            compare("ResNet-18 (224x224x3)", resnet18, 8, torch, max(3, repeat // 5), threads)
+            conv_gflops(vgg, 32, max(3, repeat // 3), threads)
     print()
     peak_memory(vgg, 32)
 

@@ -2,8 +2,10 @@
 (cnndsl.backends.numpy.ops, itself checked against naive loops in test_numpy_backend.py).
 
 Random values in every array (inputs, kernels, biases), odd sizes, strides, dilations,
-asymmetric padding, one channel and several, 1-D and 2-D, every activation, and blocks
-made tiny so that a batch spans many blocks of images and an image many blocks of rows.
+asymmetric padding, one channel and several, 1-D and 2-D, every activation, blocks
+made tiny so that a batch spans many blocks of images and an image many blocks of rows,
+tiles of output columns off, narrow and wide, pooling windows that tile the input and
+windows that do not, and each thread policy of forward.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cnndsl
+import cnndsl.backends.numpy as numpy_backend
 from cnndsl.backends.numpy import fast, forward, ops
 from cnndsl.layers import ACTIVATIONS
 from cnndsl.weights import probe_weights
@@ -36,8 +39,8 @@ def conv_case(draw: st.DrawFn) -> dict:
     return {
         "n": draw(st.integers(1, 5)),
         "spatial": spatial,
-        "c": draw(st.sampled_from([1, 2, 3, 5])),
-        "f": draw(st.sampled_from([1, 4, 6])),
+        "c": draw(st.sampled_from([1, 2, 3, 5, 9])),
+        "f": draw(st.sampled_from([1, 4, 6, 16])),
         "kernel": kernel,
         "stride": stride,
         "dilation": dilation,
@@ -45,6 +48,7 @@ def conv_case(draw: st.DrawFn) -> dict:
         "bias": draw(st.booleans()),
         "act": draw(st.sampled_from(sorted(ACTIVATIONS))),
         "block": draw(st.sampled_from([16, 200, 4096, fast.BLOCK_BYTES])),
+        "tile_width": draw(st.sampled_from([1, 12, fast.TILE_WIDTH])),
         "seed": draw(st.integers(0, 2**16)),
     }
 
@@ -58,28 +62,93 @@ def test_conv_matches_the_plain_path(case: dict) -> None:
     b = rng.standard_normal(case["f"]).astype(np.float32) if case["bias"] else None
     args = (case["stride"], case["dilation"], case["pads"])
     want = ops.activation(ops.conv(x, k, b, *args), case["act"], 0.2, False)
-    old, fast.BLOCK_BYTES = fast.BLOCK_BYTES, case["block"]
+    old = fast.BLOCK_BYTES, fast.TILE_WIDTH
+    fast.BLOCK_BYTES, fast.TILE_WIDTH = case["block"], case["tile_width"]
     try:
         got = fast.conv(x, k, b, *args, (case["act"], 0.2, False))
     finally:
-        fast.BLOCK_BYTES = old
+        fast.BLOCK_BYTES, fast.TILE_WIDTH = old
     assert got.shape == want.shape and got.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_tiles_are_output_columns_that_divide_the_row() -> None:
+    x = np.ones((1, 4, 4, 1), np.float32)
+    assert fast.tile(28, 6, x) == 7  # LeNet's first conv: 7 columns of 6 filters, 42 wide
+    assert fast.tile(10, 16, x) == 2  # its second: 2 of 16
+    assert fast.tile(13, 6, x) == 1  # a prime width: no divisor fits
+    assert fast.tile(32, 64, x) == 1  # many filters: the matmul is wide already
+    x[0, 1, 2, 0] = np.inf
+    assert fast.tile(28, 6, x) == 1  # 0 * inf would spread a nan to the neighbours
+    x[0, 1, 2, 0] = np.nan
+    assert fast.tile(28, 6, x) == 1
+    x[0, 1, 2, 0], x[0, 1, 3, 0] = np.inf, -np.inf
+    assert fast.tile(28, 6, x) == 1
+
+
+def test_a_non_finite_input_gives_what_the_plain_path_gives() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 9, 12, 1)).astype(np.float32)
+    x[0, 4, 5, 0], x[1, 2, 2, 0] = np.inf, np.nan
+    k = rng.standard_normal((3, 3, 1, 4)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    args = ((1, 1), (1, 1), ((1, 1), (1, 1)))
+    want = ops.conv(x, k, b, *args)
+    np.testing.assert_array_equal(np.isnan(fast.conv(x, k, b, *args)), np.isnan(want))
+
+
+@st.composite
+def pool_case(draw: st.DrawFn) -> dict:
+    rank = draw(st.sampled_from([1, 2]))
+    size = tuple(draw(st.integers(1, 3)) for _ in range(rank))
+    tiles = draw(st.booleans())  # a window that tiles the input, or any window
+    stride = size if tiles else tuple(draw(st.integers(1, 3)) for _ in range(rank))
+    pads = tuple((0, 0) if tiles else (draw(st.integers(0, s - 1)), 0) for s in size)
+    spatial = tuple(s * draw(st.integers(1, 4)) if tiles else draw(st.integers(s, 9)) for s in size)
+    return {
+        "x": (draw(st.integers(1, 4)), *spatial, draw(st.sampled_from([1, 3, 6]))),
+        "op": draw(st.sampled_from(["avg", "max"])),
+        "size": size,
+        "stride": stride,
+        "pads": pads,
+        "seed": draw(st.integers(0, 2**16)),
+    }
+
+
+@FAST
+@given(pool_case())
+def test_pool_matches_the_plain_path(case: dict) -> None:
+    x = np.random.default_rng(case["seed"]).standard_normal(case["x"]).astype(np.float32)
+    args = (case["op"], case["size"], case["stride"], case["pads"])
+    want = ops.pool(x, *args)
+    got = fast.pool(x, *args)
+    assert got.shape == want.shape and got.dtype == np.float32
+    assert not np.shares_memory(got, x)  # a layer may change its output in place
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("threads", [1, 2, None])
+def test_each_thread_policy_gives_the_same_output(threads: int | None, monkeypatch) -> None:
+    model = cnndsl.load(EXAMPLES / "lenet5.cnn")
+    weights = probe_weights(model, 4)
+    x = np.random.default_rng(6).standard_normal((5, *model.input_shape), np.float32)
+    monkeypatch.setattr(fast, "ONE_THREAD_MNK", 1000)  # many chunks in one_thread(chunk)
+    got = forward(model, weights, x, threads=threads)
+    monkeypatch.setattr(fast, "ENABLED", False)
+    want = forward(model, weights, x)
+    assert got.shape == want.shape == (5, 10)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
 
 
 def test_the_blocks_cover_the_batch_once() -> None:
     """Whole images while they fit, else rows of one image: each output row once."""
     for n, oh, row_bytes, budget in [(7, 5, 10, 120), (3, 9, 100, 250), (4, 4, 1, 10**6)]:
-        old, fast.BLOCK_BYTES = fast.BLOCK_BYTES, budget
-        try:
-            seen = [
-                (i, r)
-                for imgs, rows in fast._blocks(n, oh, row_bytes)
-                for i in range(n)[imgs]
-                for r in range(oh)[rows]
-            ]
-        finally:
-            fast.BLOCK_BYTES = old
+        seen = [
+            (i, r)
+            for imgs, rows in fast._blocks(n, oh, row_bytes, budget)
+            for i in range(n)[imgs]
+            for r in range(oh)[rows]
+        ]
         assert sorted(seen) == [(i, r) for i in range(n) for r in range(oh)]
 
 
@@ -97,3 +166,45 @@ def test_whole_models_agree_with_the_plain_path(name: str, monkeypatch) -> None:
     want = forward(model, weights, x)
     scale = float(np.abs(want).max()) or 1.0
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * scale)
+
+
+def test_matmuls_kept_on_one_thread_run_in_row_chunks_with_the_same_result(monkeypatch) -> None:
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((37, 11)).astype(np.float32)
+    b = rng.standard_normal((11, 5)).astype(np.float32)
+    want = a @ b
+    monkeypatch.setattr(fast, "ONE_THREAD_MNK", 3 * 11 * 5)  # two rows a chunk
+    calls: list[int] = []
+    real = np.matmul
+
+    def spy(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> np.ndarray:
+        calls.append(len(x))
+        return real(x, y, out=out)
+
+    with fast.one_thread(chunk=True):
+        monkeypatch.setattr(np, "matmul", spy)
+        got = fast.matmul(a, b, np.empty((37, 5), np.float32))
+        monkeypatch.setattr(np, "matmul", real)
+    assert calls == [2] * 18 + [1]
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+def test_only_a_small_problem_is_kept_on_one_thread(monkeypatch) -> None:
+    model = cnndsl.load(EXAMPLES / "lenet5.cnn")
+    weights = probe_weights(model, 4)
+    x = np.zeros((2, *model.input_shape), np.float32)
+    modes: list[object] = []
+    real = fast.matmul
+
+    def spy(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+        modes.append(getattr(fast._LOCAL, "mode", None))
+        return real(a, b, out)
+
+    monkeypatch.setattr(fast, "matmul", spy)
+    forward(model, weights, x, threads=2)
+    assert modes and set(modes) == {"chunk"}
+    modes.clear()
+    monkeypatch.setattr(numpy_backend, "ONE_THREAD_MACS", model.total_macs * 2)  # not below
+    forward(model, weights, x, threads=2)
+    assert modes and set(modes) == {None}  # BLAS's threads, 16 MiB blocks
+    assert getattr(fast._LOCAL, "mode", None) is None  # restored after the call
