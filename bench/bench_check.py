@@ -14,7 +14,7 @@ is installed, the cold time of building
 `keras.applications.VGG16(weights=None)` and counting its parameters in a fresh
 process, with the ratio. The same for examples/resnet50.cnn beside
 keras.applications.ResNet50 (whose architecture differs a little: biases in its
-convs, hence another count). Cold runs of the two sides alternate.
+convs, hence another count). The two sides run in blocks, not alternated (see cold_checks).
 Targets: >= 20k statements/s; parse+check and compile 8k/1k <= 8.5; 10k layers
 compiled in <= 1 s; cold check >= 50x faster than Keras.
 """
@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +61,12 @@ def generate(n_layers: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: calls on a small model before timing: CPython 3.11 specialises a function's bytecode
+#: after 8 calls, so a pass run once per emit would be slow in the first size's timings
+#: and fast in the next one's, which skewed the 8k/1k ratios both ways (5.3 to 9.3)
+WARM = 10
+
+
 def best_of(fn, repeat: int) -> float:
     times = []
     for _ in range(repeat):
@@ -67,6 +74,20 @@ def best_of(fn, repeat: int) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return min(times)
+
+
+def best_by_size(fns: dict[int, Callable[[], object]], repeat: int) -> dict[int, float]:
+    """The fastest of ``repeat`` rounds for each size, every round timing every size (in
+    turn, the order rotating): a slow stretch of a shared machine hits all sizes alike,
+    rather than the one that happened to run then, which made ratios swing by 20%."""
+    times: dict[int, list[float]] = {n: [] for n in fns}
+    sizes = list(fns)
+    for r in range(repeat):
+        for n in sizes[r % len(sizes) :] + sizes[: r % len(sizes)]:
+            t0 = time.perf_counter()
+            fns[n]()
+            times[n].append(time.perf_counter() - t0)
+    return {n: min(ts) for n, ts in times.items()}
 
 
 #: fresh processes run with their bytecode cached (__pycache__), as an installed package
@@ -141,8 +162,11 @@ def compile_scaling(repeat: int) -> None:
     from cnndsl.backends import emit
 
     models = {n: cnndsl.parse(generate(n)) for n in (1_000, 8_000, 10_000)}
+    small = cnndsl.parse(generate(100))
     for target in ("pytorch", "keras"):
-        t = {n: best_of(lambda m=m, g=target: emit(m, g), repeat) for n, m in models.items()}
+        for _ in range(WARM):
+            emit(small, target)
+        t = best_by_size({n: lambda m=m, g=target: emit(m, g) for n, m in models.items()}, repeat)
         print(
             f"compile --target {target:<7} 1k: {t[1_000] * 1e3:6.1f} ms"
             f"  8k: {t[8_000] * 1e3:7.1f} ms  10k: {t[10_000] * 1e3:7.1f} ms"
@@ -157,13 +181,13 @@ def main() -> None:
     args = ap.parse_args()
     repeat = 2 if args.quick else 5
 
-    cnndsl.parse(generate(100))  # warm: grammar loaded once per process
-    results = {}
-    for n in (1_000, 8_000, 10_000):
-        text = generate(n)
-        model = cnndsl.parse(text)
-        assert len(model.nodes) == n + 1  # + input
-        results[n] = best_of(lambda t=text: cnndsl.parse(t), repeat)
+    for _ in range(WARM):
+        cnndsl.parse(generate(100))
+    texts = {n: generate(n) for n in (1_000, 8_000, 10_000)}
+    for n, text in texts.items():
+        assert len(cnndsl.parse(text).nodes) == n + 1  # + input
+    results = best_by_size({n: lambda t=t: cnndsl.parse(t) for n, t in texts.items()}, repeat)
+    for n in texts:
         print(
             f"parse+check {n:>6,} layer statements: {results[n] * 1e3:8.1f} ms  "
             f"{n / results[n]:>9,.0f} statements/s"
@@ -182,11 +206,11 @@ def cold_checks(command: Path, quick: bool, repeat: int) -> None:
     """Cold checks of VGG-16 and ResNet-50 by ``command``, beside Keras unless quick."""
     t_python = cold([command.parent / "python", "-c", "pass"], repeat)
     checks = {ex: [command, "check", f"examples/{ex}.cnn"] for ex in ("vgg16", "resnet50")}
-    colds = {ex: cold(cmd, repeat) for ex, cmd in checks.items()}
+    colds = {ex: cold(cmd, 2 * repeat + 1) for ex, cmd in checks.items()}
     for example, t in colds.items():
         print(
-            f"cold `cnndsl check examples/{example}.cnn`: {t * 1e3:.0f} ms "
-            f"(of which {t_python * 1e3:.0f} ms is starting Python)"
+            f"cold `cnndsl check examples/{example}.cnn`: {t * 1e3:.0f} ms, the median of"
+            f" {2 * repeat + 1} (of which {t_python * 1e3:.0f} ms is starting Python)"
         )
     import_budget(command, "examples/vgg16.cnn", repeat)
 
@@ -204,14 +228,13 @@ def cold_checks(command: Path, quick: bool, repeat: int) -> None:
         )
         keras_cmd = [sys.executable, "-c", code]
         cold_once(keras_cmd)  # bytecode, as for cnndsl
-        t_keras, t_ours = [], []
-        for _ in range(3):  # alternate, so that a busy moment hits both
-            t_keras.append(cold_once(keras_cmd))
-            t_ours.append(cold_once(checks[example]))
-        tk, tc = statistics.median(t_keras), statistics.median(t_ours)
+        # Not alternated with the checks: on this VM a process started just after a 1 GB
+        # one exits runs ~1.5x slower for a second (150-190 ms checks instead of ~105),
+        # which would charge Keras' exit to cnndsl. The checks above ran in a block.
+        tk, tc = statistics.median(cold_once(keras_cmd) for _ in range(3)), colds[example]
         print(
             f"cold keras.applications.{app}(weights=None).count_params(): "
-            f"{tk * 1e3:.0f} ms; cnndsl check beside it {tc * 1e3:.0f} ms; "
+            f"{tk * 1e3:.0f} ms (median of 3); cnndsl check {tc * 1e3:.0f} ms; "
             f"ratio keras / cnndsl check: {tk / tc:.1f}x (target >= 50x)"
         )
 
