@@ -16,7 +16,7 @@ from __future__ import annotations
 import keyword
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -269,6 +269,15 @@ def check_model_name(name: str) -> str:
     model ``class`` — but it must be ASCII identifier characters, nothing to escape."""
     if not _IDENT.match(name):
         raise ValueError(f"not a safe model name: {name!r}")  # the checker prevents this
+    return name
+
+
+def fresh(base: str, taken: Container[str], sep: str = "") -> str:
+    """``base``, else ``base{sep}2``, ``base{sep}3``...: the first not in ``taken``."""
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}{sep}{n}"
     return name
 
 

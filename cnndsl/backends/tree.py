@@ -17,7 +17,7 @@ from typing import Any
 
 from ..ir import Model, Node
 from ..scopes import Frame
-from .codegen import Call, Code
+from .codegen import Call, Code, fresh
 
 
 @dataclass
@@ -300,11 +300,7 @@ def _param_name(
             return p
     if tuple(channels) == column and "in_channels" not in taken.values():
         return "in_channels"
-    name, n = hint, 1
-    while name in taken.values() or name in args[0]:
-        n += 1
-        name = f"{hint}{n}"
-    return name
+    return fresh(hint, {*taken.values(), *args[0]})
 
 
 #: the order keywords are written in once defaults are filled in; others go before name

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ...ir import Model, Node
-from ..codegen import Call, Code, def_lines, layout
+from ..codegen import Call, Code, def_lines, fresh, layout
 from ..params import Param
 from ..tree import (
     Scope,
@@ -163,10 +163,7 @@ class Functions:
             self.made[scope.path] = shared.call(fn, i)
 
     def function_name(self, block: str) -> str:
-        name, n = block, 1
-        while name in self.taken:
-            n += 1
-            name = f"{block}_{n}"
+        name = fresh(block, self.taken, "_")
         self.taken.add(name)
         return name
 

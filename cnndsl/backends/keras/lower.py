@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from ... import layers as L
 from ...ir import Model, Node
 from ...layers import PRELU_INIT, Windowed, auto_pads
-from ..codegen import Call, Code
+from ..codegen import Call, Code, fresh
 from ..params import SAME, Layout, Param
 from ..table import Table
 from .helpers import BATCH_NORM, GELU_TANH, PADDED_POOLING
@@ -49,10 +49,7 @@ class Ctx:
         self.fixed: dict[str, object] = {}  # layer -> kernel literal (Keras' layout is ours)
 
     def aux(self, name: str, suffix: str) -> str:
-        cand, i = f"{name}_{suffix}", 1
-        while cand in self.taken:
-            i += 1
-            cand = f"{name}_{suffix}{i}"
+        cand = fresh(f"{name}_{suffix}", self.taken)
         self.taken.add(cand)
         return cand
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from ... import layers as L
 from ...ir import Model, Node
-from ..codegen import Call, Code, camel, def_lines, layout, py
+from ..codegen import Call, Code, camel, def_lines, fresh, layout, py
 from ..params import Param
 from ..tree import (
     Scope,
@@ -251,11 +251,7 @@ class Generator:
             self.made[scope.path] = shared.call(name, i)
 
     def class_name(self, base: str) -> str:
-        name = camel(base, "Stage")
-        unique, n = name, 1
-        while unique in self.reserved:
-            n += 1
-            unique = f"{name}{n}"
+        unique = fresh(camel(base, "Stage"), self.reserved)
         self.reserved.add(unique)
         return unique
 
