@@ -206,13 +206,10 @@ def _matmul_blocks(
 def _activate(y: np.ndarray, fn: str, alpha: float | None, approx: bool) -> None:
     """The activation in place; for a sigmoid ``y`` holds -x, and the rest of
     :func:`.ops.sigmoid` follows (one pass fewer over the output)."""
-    if fn != "sigmoid":
+    if fn == "sigmoid":
+        ops.sigmoid_of_negated(y)
+    else:
         ops.activation(y, fn, alpha, approx, inplace=True)
-        return
-    with np.errstate(over="ignore"):  # exp(-x) overflowing to inf gives exactly 0
-        np.exp(y, out=y)
-    y += 1
-    np.reciprocal(y, out=y)
 
 
 #: windows whose rows (width * channels) are at most this many floats are gathered by
@@ -262,14 +259,7 @@ def _tiles(x: np.ndarray, size: tuple[int, ...], stride: tuple[int, ...]) -> boo
 
 
 def _max_taps(x: np.ndarray, size: tuple[int, ...], stride: tuple[int, ...]) -> np.ndarray:
-    (kh, kw), (sh, sw) = size, stride
-    oh, ow = (x.shape[1] - kh) // sh + 1, (x.shape[2] - kw) // sw + 1
-    taps = [
-        x[:, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
-        for i in range(kh)
-        for j in range(kw)
-    ]
-    return _combine(np.maximum, taps)
+    return _combine(np.maximum, ops.taps(x, size, stride))
 
 
 def _avg_tiles(x: np.ndarray, size: tuple[int, ...]) -> np.ndarray:

@@ -145,6 +145,18 @@ def deconv(
 
 
 # complex: the hot loop over taps keeps max, average and the padded count together
+def taps(x: np.ndarray, size: tuple[int, ...], stride: tuple[int, ...]) -> list[np.ndarray]:
+    """Views of an (N, H, W, C) input, one per tap of the window: tap (i, j) of every
+    output position, (N, OH, OW, C) each, row by row of the window."""
+    (kh, kw), (sh, sw) = size, stride
+    oh, ow = (x.shape[1] - kh) // sh + 1, (x.shape[2] - kw) // sw + 1
+    return [
+        x[:, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
+        for i in range(kh)
+        for j in range(kw)
+    ]
+
+
 def pool(
     x: np.ndarray, op: str, size: tuple[int, ...], stride: tuple[int, ...], pads: Pads
 ) -> np.ndarray:
@@ -158,17 +170,13 @@ def pool(
     ow = (w + pl + pr - kw) // sw + 1
     padded = any(p for pair in pads for p in pair)
     xp = pad_spatial(x, pads, -np.inf if op == "max" else 0.0)
-    out: np.ndarray | None = None
-    for i in range(kh):  # a loop over the window's taps, each a whole-batch operation
-        for j in range(kw):
-            tap = xp[:, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw, :]
-            if out is None:
-                out = tap.copy()
-            elif op == "max":
-                np.maximum(out, tap, out=out)
-            else:
-                out += tap
-    assert out is not None
+    first, *rest = taps(xp, (kh, kw), (sh, sw))
+    out: np.ndarray = first.copy()
+    for tap in rest:  # a loop over the window's taps, each a whole-batch operation
+        if op == "max":
+            np.maximum(out, tap, out=out)
+        else:
+            out += tap
     if op == "avg":
         if padded:
             out /= _window_counts(h, w, pads, (kh, kw), (sh, sw), oh, ow)[None, :, :, None]
@@ -241,13 +249,17 @@ def erf(x: np.ndarray) -> np.ndarray:
 
 
 def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """1 / (1 + exp(-x)), in place when ``out`` is ``x``; exp overflowing to inf gives
-    exactly 0, the right limit, so the overflow is not an error here."""
-    out = np.negative(x, out=out)
+    """1 / (1 + exp(-x)), in place when ``out`` is ``x``."""
+    return sigmoid_of_negated(np.negative(x, out=out))
+
+
+def sigmoid_of_negated(y: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(y)) in place: the sigmoid of -y. exp overflowing to inf gives exactly
+    0, the right limit, so the overflow is not an error here."""
     with np.errstate(over="ignore"):
-        np.exp(out, out=out)
-    out += 1
-    result: np.ndarray = np.reciprocal(out, out=out)
+        np.exp(y, out=y)
+    y += 1
+    result: np.ndarray = np.reciprocal(y, out=y)
     return result
 
 
