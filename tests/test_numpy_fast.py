@@ -111,6 +111,7 @@ def pool_case(draw: st.DrawFn) -> dict:
         "size": size,
         "stride": stride,
         "pads": pads,
+        "few_channels_rows": draw(st.sampled_from([0, fast.FEW_CHANNELS_ROWS])),
         "seed": draw(st.integers(0, 2**16)),
     }
 
@@ -121,7 +122,12 @@ def test_pool_matches_the_plain_path(case: dict) -> None:
     x = np.random.default_rng(case["seed"]).standard_normal(case["x"]).astype(np.float32)
     args = (case["op"], case["size"], case["stride"], case["pads"])
     want = ops.pool(x, *args)
-    got = fast.pool(x, *args)
+    old = fast.FEW_CHANNELS_ROWS
+    fast.FEW_CHANNELS_ROWS = case["few_channels_rows"]  # 0: sums by channel whenever few
+    try:
+        got = fast.pool(x, *args)
+    finally:
+        fast.FEW_CHANNELS_ROWS = old
     assert got.shape == want.shape and got.dtype == np.float32
     assert not np.shares_memory(got, x)  # a layer may change its output in place
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)

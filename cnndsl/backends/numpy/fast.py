@@ -51,6 +51,13 @@ BLOCK_BYTES = 16 << 20
 BLOCK_BYTES_ONE_THREAD = 2 << 20
 #: the widest tile's output row, in floats (filters * tile): the matmul's width
 TILE_WIDTH = 48
+#: an average pool sums a window's pixels channel by channel, each sum one long strided
+#: loop, when there are at most this many channels: numpy's inner loop runs along the
+#: last axis, and a loop over 6 floats (LeNet's) costs more to start than to run (the
+#: sum of pixel pairs of LeNet's first pool at batch 64: 0.08 ms, not 0.23)
+FEW_CHANNELS = 8
+#: ... and at least this many windows a channel (below, the calls cost more than they save)
+FEW_CHANNELS_ROWS = 256
 #: OpenBLAS runs a gemm whose m * n * k is below this on the calling thread alone
 #: (interface/gemm.c: 2 * SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD)
 ONE_THREAD_MNK = 1 << 19
@@ -267,15 +274,22 @@ def _avg_tiles(x: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
     kh, kw = size
     rows = x.reshape(n * (h // kh), kh, w * c)  # each window's rows: whole image rows
     acc = _combine(np.add, [rows[:, i] for i in range(kh)]) if kh > 1 else x
-    cols = acc.reshape(n, h // kh, w // kw, kw, c)
-    out = _combine(np.add, [cols[:, :, :, j] for j in range(kw)]) if kw > 1 else cols[..., 0, :]
-    out *= np.float32(1.0 / (kh * kw))  # a new array: one of the two sums ran
-    return out
+    pixels = acc.reshape(-1, kw * c)  # each window's kw pixels side by side, a row each
+    if kw == 1:
+        out = pixels  # kh > 1 (a 1x1 window takes ops.pool): acc is a new array
+    elif c <= FEW_CHANNELS and len(pixels) >= FEW_CHANNELS_ROWS * c:
+        out = np.empty((len(pixels), c), np.float32)
+        for ch in range(c):  # one long strided loop a channel, not one of c floats a pixel
+            _combine(np.add, [pixels[:, j * c + ch] for j in range(kw)], out[:, ch])
+    else:
+        out = _combine(np.add, [pixels[:, j * c : (j + 1) * c] for j in range(kw)])
+    out *= np.float32(1.0 / (kh * kw))  # a new array: one of the sums ran
+    return out.reshape(n, h // kh, w // kw, c)
 
 
-def _combine(ufunc: np.ufunc, parts: list[np.ndarray]) -> np.ndarray:
-    """``parts`` (at least two) combined in order by ``ufunc``, into a new array."""
-    acc: np.ndarray = ufunc(parts[0], parts[1])
+def _combine(ufunc: np.ufunc, parts: list[np.ndarray], out: np.ndarray | None = None) -> np.ndarray:
+    """``parts`` (at least two) combined in order by ``ufunc``, into ``out`` or a new array."""
+    acc: np.ndarray = ufunc(parts[0], parts[1], out=out)
     for part in parts[2:]:
         ufunc(acc, part, out=acc)
     return acc
