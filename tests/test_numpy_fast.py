@@ -214,3 +214,17 @@ def test_only_a_small_problem_is_kept_on_one_thread(monkeypatch) -> None:
     forward(model, weights, x, threads=2)
     assert modes and set(modes) == {None}  # BLAS's threads, 16 MiB blocks
     assert getattr(fast._LOCAL, "mode", None) is None  # restored after the call
+
+
+def test_windows_of_a_strided_input_equal_those_of_its_copy() -> None:
+    """ops.windows views a contiguous input's buffer directly and any other through
+    as_strided: both give the same windows, and neither can be written through."""
+    x = np.random.default_rng(8).standard_normal((3, 9, 16, 4)).astype(np.float32)
+    strided = x[:, ::2, 1::3, 1:]  # no pads: a layer's input may be any view
+    copy = np.ascontiguousarray(strided)
+    for args in [((2, 3), (1, 2), (1, 1)), ((3, 2), (2, 1), (1, 2))]:
+        got, want = ops.windows(strided, *args), ops.windows(copy, *args)
+        assert got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+        assert not got.flags.writeable and not want.flags.writeable
+    assert np.shares_memory(ops.windows(copy, (2, 2), (1, 1), (1, 1)), copy)

@@ -10,6 +10,7 @@ tests/test_numpy_fast.py.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 
 import numpy as np
@@ -23,6 +24,7 @@ Arrays = Mapping[str, np.ndarray]
 KERNELS: Table[[list[np.ndarray], Arrays], np.ndarray] = Table("numpy")
 
 
+@functools.cache  # a few activation names; binding costs 2 us a layer
 def _act_params(fn: str) -> tuple[float | None, bool]:
     """Inline activations take the language's defaults (docs/language.md)."""
     bound = L.Activation(fn=fn).bind(())

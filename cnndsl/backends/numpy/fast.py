@@ -30,6 +30,7 @@ tests/test_numpy_fast.py checks every path here against :mod:`.ops`.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -125,9 +126,14 @@ def _blocks(n: int, oh: int, row_bytes: int, budget: int) -> Iterator[tuple[slic
 def tile(ow: int, filters: int, x: np.ndarray) -> int:
     """Output columns per im2col row: the largest divisor of ``ow`` whose tile is at most
     :data:`TILE_WIDTH` floats wide; 1 (no tiling) for many filters or a non-finite input."""
-    fits = [t for t in range(1, ow + 1) if ow % t == 0 and t * filters <= TILE_WIDTH]
-    best = max(fits, default=1)
+    best = _widest_tile(ow, filters, TILE_WIDTH)
     return best if best > 1 and _finite(x) else 1
+
+
+@functools.lru_cache(maxsize=256)
+def _widest_tile(ow: int, filters: int, width: int) -> int:
+    fits = [t for t in range(1, ow + 1) if ow % t == 0 and t * filters <= width]
+    return max(fits, default=1)
 
 
 def _finite(x: np.ndarray) -> bool:
@@ -171,7 +177,7 @@ def conv(
     if t > 1:
         kernel, (ww, step) = _tiled_kernel(kernel, t, sw, dw)
         win = ops.windows(xp, (kh, ww), (sh, step), (dh, 1))
-        bias = None if bias is None else np.tile(bias, t)
+        bias = None if bias is None else np.concatenate((bias,) * t)  # np.tile: 7 us
     else:
         win = ops.windows(xp, (kh, kw), stride, dilation)
     out = _matmul_blocks(win, kernel, bias, activation)
