@@ -156,6 +156,12 @@ def test_the_blocks_cover_the_batch_once() -> None:
             for r in range(oh)[rows]
         ]
         assert sorted(seen) == [(i, r) for i in range(n) for r in range(oh)]
+        for imgs, rows in fast._blocks(n, oh, row_bytes, budget):  # within the budget
+            size = (imgs.stop - imgs.start) * (rows.stop - rows.start) * row_bytes
+            assert size <= budget or (imgs.stop - imgs.start, rows.stop - rows.start) == (1, 1)
+    # as few blocks as the budget allows, evened out: 64 images, 57 a block -> 32 + 32
+    sizes = [imgs.stop - imgs.start for imgs, _ in fast._blocks(64, 10, 10, 5700)]
+    assert sizes == [32, 32]
 
 
 @pytest.mark.parametrize(
