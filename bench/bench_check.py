@@ -221,6 +221,15 @@ def cold_checks(command: Path, quick: bool, repeat: int) -> None:
     if importlib.util.find_spec("keras") is None:
         print("keras not installed: skipping the Keras comparison (pip install '.[keras]')")
         return
+    import importlib.metadata
+
+    # what weighs on Keras' import: ml_dtypes 0.7.0 alone takes 1.1-1.5 s here, 0.6.0 0.1 s
+    versions = {
+        d.metadata["Name"].replace("_", "-").lower(): d.version
+        for d in importlib.metadata.distributions()
+    }
+    names = ("tensorflow-cpu", "tensorflow", "keras", "ml-dtypes")
+    print("; ".join(f"{n} {versions[n]}" for n in names if n in versions))
     for example, app, count in (("vgg16", "VGG16", 138357544), ("resnet50", "ResNet50", 25636712)):
         code = (
             f"import keras; m = keras.applications.{app}(weights=None); "
