@@ -128,14 +128,21 @@ class Checker(NodeNames):
     # ------------------------------------------------------------ main loop
 
     def run(self) -> list[Node]:
-        with contextlib.suppress(_TooBig):  # the error is recorded; stop expanding
-            self.structures.collect(self.statements)
-            self.seq(self.statements, None, {}, ())
-        if None in self.statements:
-            pass  # a statement with a syntax error may have been the input
-        elif self.input_stmt is None and not self.missing_input_reported:
-            self.no_input()
-        return self.nodes
+        try:
+            with contextlib.suppress(_TooBig):  # the error is recorded; stop expanding
+                self.structures.collect(self.statements)
+                self.seq(self.statements, None, {}, ())
+            if None in self.statements:
+                pass  # a statement with a syntax error may have been the input
+            elif self.input_stmt is None and not self.missing_input_reported:
+                self.no_input()
+            return self.nodes
+        finally:
+            # Structures points back here (its checker, its error): without this cycle
+            # the parse's statements, spans and this checker go when the last reference
+            # does, not at the cyclic collector's next full scan (a 10k-statement file:
+            # ~170k more objects for it, 3/4 of the collection that follows a parse)
+            del self.structures
 
     def seq(
         self, statements: Sequence[Statement | None], current: Node | None, env: Env, calls: Calls

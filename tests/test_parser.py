@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import re
 from pathlib import Path
 
 import pytest
 
 import cnndsl
+from cnndsl.errors import CnnDslError
 from cnndsl.layers import REGISTRY
 from cnndsl.parser import parse_statements
 from cnndsl.syntax_errors import SYNTAX_ERRORS
+from conftest import EXAMPLES
 
 
 def stmts(text: str):
@@ -170,3 +174,32 @@ def test_syntax_error_examples_get_their_labels_message(label: str, example: str
     ]
     assert matching == [label], diag.message
     assert diag.hint == SYNTAX_ERRORS[label].hint
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        (EXAMPLES / "resnet18.cnn").read_text(),  # stages, residual blocks, repeats
+        (EXAMPLES / "unet_small.cnn").read_text(),  # concat, skip connections
+        "input 8x8x1\nblock b(n) { conv n 3 same; relu }\nb(4)\nresidual { conv 4 3 same }",
+        "input 28x28x1\nconv 6 5x5 sigmod same\nresidual { conv 8 3 same }",  # an error
+    ],
+    ids=["resnet18", "unet_small", "block", "error"],
+)
+def test_a_parse_leaves_no_reference_cycles(source: str) -> None:
+    """What a parse makes goes by reference counting when its last reference does. The
+    checker and its structures pointed at each other, which left a whole file's
+    statements, spans and values to the cyclic collector: after a parse of 10k
+    statements, 170k objects more to scan, 3/4 of that collection's time."""
+    cnndsl.parse("input 4x4x1; flatten")
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)  # what a collection finds unreachable stays in gc.garbage
+    try:
+        with contextlib.suppress(CnnDslError):
+            cnndsl.parse(source)
+        gc.collect()
+        ours = [o for o in gc.garbage if type(o).__module__.startswith(("cnndsl", "lark"))]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert [type(o).__name__ for o in ours] == []
