@@ -138,6 +138,33 @@ def test_lint_api_codes_and_silencing() -> None:
     assert cnndsl.lint(cnndsl.parse(quiet), quiet) == []
 
 
+def test_lint_makes_each_lesson_once_and_warns_as_without_the_memo(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The rules ask for a node's lesson several times; a lint run makes each once (ResNet-50:
+    175 lessons, not 798) and warns exactly as the rules do when every call makes it anew."""
+    import cnndsl.lints as lints
+
+    made: list[int] = []
+
+    def counting(node: cnndsl.Node) -> object:
+        made.append(id(node))
+        return lesson(node)
+
+    monkeypatch.setattr(lints, "lesson", counting)
+    for path in EXAMPLES:
+        m = cnndsl.load(path)
+        made.clear()
+        memoized = cnndsl.lint(m)
+        assert len(made) == len(set(made)) <= len(m.nodes), path
+        assert lints._LESSONS.get() is None  # the memo is gone with the run
+        anew = [d for entry in LINTS.values() for d in entry.rule(m)]  # outside a run
+        assert len(made) > len(m.nodes), path  # outside a run: each call anew
+        assert sorted(memoized, key=repr) == sorted(
+            {(d.code, d.span): d for d in reversed(anew)}.values(), key=repr
+        ), path
+
+
 def test_no_false_alarms_on_tidy_models() -> None:
     for src in (
         "input 28x28x1; conv 8 3x3 relu same; pool max 2; flatten; dense 10 softmax",
