@@ -93,19 +93,21 @@ def conv_gflops(model, batch, repeat, threads) -> None:
     k = rng.standard_normal(node.weights[0].shape).astype(np.float32)
     b = rng.standard_normal(layer.filters).astype(np.float32)
     args = (layer.stride, layer.dilation, layer.pads())
-    if fast.ENABLED and layer.groups == 1:  # the interpreter's own path, without activation
-        with fast.one_thread() if threads == 1 else contextlib.nullcontext():  # as forward
-            t = timeit(lambda: fast.conv(x, k, b, *args), repeat)
-    else:
-        t = timeit(lambda: ops.conv(x, k, b, *args, layer.groups), repeat)
-    flops = 2 * node.macs * batch
     m = batch * int(np.prod(node.shape[:-1]))
     kk = int(np.prod(layer.kernel)) * src.shape[-1]
     a, bm = (
         rng.standard_normal((m, kk), np.float32),
         rng.standard_normal((kk, layer.filters), np.float32),
     )
-    t_mm = timeit(lambda: a @ bm, repeat)
+    if fast.ENABLED and layer.groups == 1:  # the interpreter's own path, without activation
+        run = lambda: fast.conv(x, k, b, *args)  # noqa: E731
+    else:
+        run = lambda: ops.conv(x, k, b, *args, layer.groups)  # noqa: E731
+    # the conv and its sgemm alternate (ABBA): timed apart, a busy minute of the machine
+    # moved the ratio by 20-40% at 2 threads
+    with fast.one_thread() if threads == 1 else contextlib.nullcontext():  # as forward
+        t, t_mm = alternate(run, lambda: a @ bm, repeat)
+    flops = 2 * node.macs * batch
     sq = rng.standard_normal((2048, 2048), np.float32)
     t_sq = timeit(lambda: sq @ sq, repeat)
     g, g_mm, g_sq = (
