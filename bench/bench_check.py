@@ -15,8 +15,11 @@ is installed, the cold time of building
 process, with the ratio. The same for examples/resnet50.cnn beside
 keras.applications.ResNet50 (whose architecture differs a little: biases in its
 convs, hence another count). The two sides run in blocks, not alternated (see cold_checks).
-Targets: >= 20k statements/s; parse+check and compile 8k/1k <= 8.5; 10k layers
-compiled in <= 1 s; cold check >= 50x faster than Keras.
+Targets (issue 18): compile 8k/1k <= 8.5 (and parse+check, the same bound); 10k layers
+compiled in <= 1 s; cold check >= 50x faster than Keras. The time ratios also move with
+caches (8k layers do not fit where 1k do) and a shared machine's load, by 10-20%; that
+the *work* is linear, tests/test_linear.py holds without timing: the lines of Python
+that parse+check, lint and compile execute grow at most 4.2x for a 4x model.
 """
 
 from __future__ import annotations
