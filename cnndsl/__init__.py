@@ -78,16 +78,19 @@ def load(path: str | os.PathLike[str]) -> Model:
 def read_source(path: str) -> str:
     """The file's text, or a CnnDslError that says why it cannot be read."""
 
-    def fail(msg: str, span: Span | None = None) -> CnnDslError:
-        return CnnDslError([Diagnostic(msg, span)], path, "")
+    def fail(msg: str, hint: str | None = None) -> CnnDslError:
+        return CnnDslError([Diagnostic(msg, None, hint)], path, "")
 
     try:
         with open(path, "rb") as fh:
             data = read_limited(fh, path)
     except FileNotFoundError:
-        raise fail("no such file") from None
+        near = f"{path}.cnn"
+        hint = f"did you mean {near}?" if os.path.isfile(near) else None
+        raise fail("no such file", hint) from None
     except IsADirectoryError:
-        raise fail("is a directory, not a model file") from None
+        files = os.path.join(path, "*.cnn")
+        raise fail("is a directory, not a model file", f"name the files: {files}") from None
     except PermissionError:
         raise fail("permission denied") from None
     except OSError as exc:

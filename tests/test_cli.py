@@ -100,6 +100,21 @@ def test_exit_codes_and_no_tracebacks(tmp_path) -> None:
     assert f"{empty}:1:1: error: the model is empty" in run(*cases["empty"]).stderr
 
 
+def test_a_path_that_is_no_model_file_gets_a_hint(
+    tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "net.cnn").write_text("input 8x8x1; conv 4 3x3\n")
+    assert main(["check", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path}: error: is a directory, not a model file" in err
+    assert f"hint: name the files: {tmp_path / '*.cnn'}" in err
+    assert main(["check", str(tmp_path / "net")]) == 1  # the extension left out
+    assert f"hint: did you mean {tmp_path / 'net.cnn'}?" in capsys.readouterr().err
+    assert main(["check", str(tmp_path / "other")]) == 1  # no near file: no guess
+    err = capsys.readouterr().err
+    assert "no such file" in err and "hint" not in err
+
+
 def test_usage_errors_exit_2() -> None:
     for args in [
         (),
