@@ -71,15 +71,16 @@ def build(model: Model) -> Scope:
         open_[-1].items.append(node)
         for scope in open_:
             scope.nodes.append(node)
-    _boundaries(root, model)
+    _boundaries(root, model, frozenset(model.outputs))
     return root
 
 
 # complex: inputs, outputs and the recursion in one pass over the nodes of a scope
-def _boundaries(scope: Scope, model: Model) -> None:
+def _boundaries(scope: Scope, model: Model, results: frozenset[str]) -> None:
+    """Each scope's inputs and outputs; ``results``, the model's outputs, found once (a
+    scan of the model a scope made code generation quadratic in the number of scopes)."""
     inside = {n.name for n in scope.nodes}
     scope.inputs = list(dict.fromkeys(i for n in scope.nodes for i in n.inputs if i not in inside))
-    results = set(model.outputs)
     left = [
         n.name
         for n in scope.nodes
@@ -89,7 +90,7 @@ def _boundaries(scope: Scope, model: Model) -> None:
     scope.outputs = [last] + [n for n in left if n != last]
     for item in scope.items:
         if isinstance(item, Scope):
-            _boundaries(item, model)
+            _boundaries(item, model, results)
 
 
 def scopes(root: Scope) -> list[Scope]:
