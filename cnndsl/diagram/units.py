@@ -51,16 +51,8 @@ def units(model: Model, depth: int = 0, key: ScopeKey = scope_path) -> list[Unit
             groups.append([n])
             prefixes.append(prefix)
     runs = _repeats(groups, prefixes)
-    owner = {n.name: f"n{i}" for i, run in enumerate(runs) for g in run for n in g}
-    return [
-        _unit(f"n{i}", run, prefixes_of(run, groups, prefixes), owner) for i, run in enumerate(runs)
-    ]
-
-
-def prefixes_of(
-    run: list[list[Node]], groups: list[list[Node]], prefixes: list[tuple[str, ...]]
-) -> tuple[str, ...]:
-    return prefixes[next(i for i, g in enumerate(groups) if g is run[0])]
+    owner = {n.name: f"n{i}" for i, (_, run) in enumerate(runs) for g in run for n in g}
+    return [_unit(f"n{i}", run, prefix, owner) for i, (prefix, run) in enumerate(runs)]
 
 
 def block_name(part: str) -> str:
@@ -68,16 +60,20 @@ def block_name(part: str) -> str:
     return re.sub(r"(#|\[|_)\d+\]?$", "", part)
 
 
-def _repeats(groups: list[list[Node]], prefixes: list[tuple[str, ...]]) -> list[list[list[Node]]]:
-    """Consecutive folded groups of the same block, with the same layers: one run each."""
-    runs: list[list[list[Node]]] = []
+def _repeats(
+    groups: list[list[Node]], prefixes: list[tuple[str, ...]]
+) -> list[tuple[tuple[str, ...], list[list[Node]]]]:
+    """Consecutive folded groups of the same block, with the same layers: one run each,
+    with its first group's prefix (looked up by a scan of the groups for each run, it
+    made drawing quadratic in the number of blocks)."""
+    runs: list[tuple[tuple[str, ...], list[list[Node]]]] = []
     last: tuple[str, tuple[str, ...]] | None = None
     for g, prefix in zip(groups, prefixes):
         sig = (block_name(prefix[-1]), tuple(n.keyword for n in g)) if prefix else None
         if sig is not None and sig == last:
-            runs[-1].append(g)
+            runs[-1][1].append(g)
         else:
-            runs.append([g])
+            runs.append((prefix, [g]))
         last = sig
     return runs
 
