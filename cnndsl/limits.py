@@ -19,6 +19,7 @@ from .syntax import Option, Statement, Value
 
 __all__ = [
     "ENV",
+    "MAX_BENDS",
     "MAX_BRACES",
     "MAX_BRACKETS",
     "MAX_DEPTH",
@@ -50,6 +51,7 @@ MAX_STEPS = 1_000_000  # statements, bodies and literal values visited while exp
 MAX_NODES = 100_000  # layers a model expands to
 MAX_SIZE = 10**15  # values in one layer's output; parameters in the whole model
 MAX_ERRORS = 1_000  # errors recorded before checking stops
+MAX_BENDS = 100_000  # waypoints an SVG diagram lays out: one a row an edge skips (~2 s)
 
 
 class SourceLimits(NamedTuple):

@@ -146,7 +146,8 @@ def _model(tmp: Path, name: str, text: str) -> str:
 
 
 def memory_bombs(tmp: Path) -> list[Bomb]:
-    """Models that check but whose run would need tebibytes, or minutes of a tap loop."""
+    """Models that check but whose run would need tebibytes, or minutes of a tap loop, or
+    whose drawing would route millions of edge waypoints."""
     x = tmp / "x.npy"
     np.save(x, np.ones((8, 8, 1), np.float32))
     layers = {
@@ -166,11 +167,23 @@ def memory_bombs(tmp: Path) -> list[Bomb]:
         for name, layer in layers.items()
     ]
     pool = _model(tmp, "pool_20000", "input 8x8x1\npool max 20000 same\n")
+    # every block joins the first conv: 25 million waypoints for the SVG layout to route
+    skips = _model(
+        tmp,
+        "skips_5000",
+        "input 8x8x8\nconv 8 3x3 same name=c0\nrepeat 5000 { conv 8 1x1; add c0 }\n",
+    )
     dense = str(tmp / "dense_1e11.cnn")
     small = _model(tmp, "small", "input 8x8x1\nconv 2 3x3\n")
     return [
         *bombs,
         Bomb("pool_20000_same_work", ("run", pool, "-i", str(x)), 1, "over the work limit"),
+        Bomb(
+            "diagram_skips_5000",
+            ("diagram", skips, "-o", str(tmp / "skips.svg")),
+            1,
+            "waypoints to route its edges",
+        ),
         Bomb(
             "init_weights_dense_1e11",
             ("init-weights", dense, "-o", str(tmp / "w.npz")),

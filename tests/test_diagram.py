@@ -132,6 +132,44 @@ def test_folding_groups_consecutive_scopes() -> None:
     assert len(boxes(svg)) == len(folded)
 
 
+SKIPS = "input 8x8x8\nconv 8 3x3 same name=c0\n" + "conv 8 1x1; add c0\n" * 3
+
+
+def test_waypoints_are_counted_by_hand_and_bounded(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Rows: input 0, c0 1, then conv 2, add_1 3, conv 4, add_2 5, conv 6, add_3 7; the
+    edges from c0 skip rows 2; 2-4; 2-6: 1 + 3 + 5 = 9 waypoints, add_3's the longest."""
+    import importlib
+
+    import cnndsl.diagram as d
+
+    layout = importlib.import_module("cnndsl.diagram.layout")  # the name is also a function
+
+    model = cnndsl.parse(SKIPS, "skips.cnn")
+    boxes = units(model)
+    total, (src, dst, rows) = layout.bends(boxes)  # type: ignore[misc]
+    assert (total, src.name, dst.name, rows) == (9, "c0", "add_3", 5)
+    items, _ = layout._items(boxes)
+    assert sum(it.unit is None for it in items.values()) == 9  # what the layout makes
+    monkeypatch.setattr(d, "MAX_BENDS", 9)
+    assert "<svg" in diagram(model, "svg")
+    monkeypatch.setattr(d, "MAX_BENDS", 8)
+    with pytest.raises(cnndsl.CnnDslError) as err:
+        diagram(model, "svg")
+    (diag,) = err.value.diagnostics
+    assert diag.span is not None and (diag.span.line, diag.span.column) == (5, 13)
+    assert "9 waypoints" in diag.message and "c0 -> add_3 alone skips 5 rows" in diag.message
+    assert diagram(model, "mermaid") and diagram(model, "dot")  # no layout: no limit
+    f = tmp_path / "skips.cnn"
+    f.write_text(SKIPS)
+    assert main(["diagram", str(f), "-o", str(tmp_path / "s.svg")]) == 1
+    err_text = capsys.readouterr().err
+    assert f"{f}:5:13: error: the SVG diagram would need 9 waypoints" in err_text
+    assert " 5 | conv 8 1x1; add c0" in err_text and "--format mermaid" in err_text
+    assert not (tmp_path / "s.svg").exists()
+
+
 def test_cli_writes_svg(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "m.svg"
     assert main(["diagram", str(EXAMPLES / "lenet5.cnn"), "-o", str(out)]) == 0

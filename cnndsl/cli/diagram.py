@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..errors import CnnDslError
-from .common import EXIT_OK, Subparsers, cannot_write, load, report
+from .common import EXIT_OK, Subparsers, cannot_write, load_with_source, report
 
 
 def _depth(text: str) -> int:
@@ -38,8 +38,7 @@ def add_parser(sub: Subparsers) -> None:
         type=_depth,
         default=0,
         metavar="N",
-        help="fold blocks nested deeper than N into one box (0: every layer; the IR does "
-        "not record blocks yet, so for now the drawing is always flat)",
+        help="fold blocks and stages nested deeper than N into one box (0: every layer)",
     )
     d.set_defaults(func=cmd_diagram)
 
@@ -48,10 +47,13 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     from ..diagram import diagram
 
     try:
-        model = load(args.model)
+        model, source = load_with_source(args.model)
     except CnnDslError as err:
         return report(err)
-    text = diagram(model, args.format, args.depth)
+    try:
+        text = diagram(model, args.format, args.depth)
+    except CnnDslError as err:  # too much to draw: shown at its line
+        return report(CnnDslError(err.diagnostics, err.filename, source))
     if args.output is None:
         sys.stdout.write(text)
         return EXIT_OK

@@ -8,8 +8,10 @@ block is).
 
 from __future__ import annotations
 
+from ..errors import CnnDslError, Diagnostic
 from ..ir import Model
-from .layout import layout
+from ..limits import MAX_BENDS
+from .layout import bends, layout
 from .svg import to_svg
 from .text import to_dot, to_mermaid
 from .units import ScopeKey, Unit, scope_path, units
@@ -23,9 +25,27 @@ def diagram(model: Model, fmt: str = "svg", depth: int = 0, key: ScopeKey = scop
     """The model drawn as ``fmt`` (one of :data:`FORMATS`)."""
     boxes = units(model, depth, key)
     if fmt == "svg":
+        _check_bends(model, boxes)
         return to_svg(layout(boxes), model.name)
     if fmt == "mermaid":
         return to_mermaid(boxes, model.name)
     if fmt == "dot":
         return to_dot(boxes, model.name)
     raise ValueError(f"unknown diagram format {fmt!r}: one of {', '.join(FORMATS)}")
+
+
+def _check_bends(model: Model, boxes: list[Unit]) -> None:
+    """A CnnDslError at the line of the edge that skips the most rows, when the SVG
+    layout would make more than MAX_BENDS waypoints (Mermaid and DOT make none)."""
+    total, longest = bends(boxes)
+    if total <= MAX_BENDS or longest is None:
+        return
+    src, dst, rows = longest
+    span = model.node(dst.name).span if dst.name in model else None
+    message = (
+        f"the SVG diagram would need {total:,} waypoints to route its edges past the rows "
+        f"they skip, over the limit of {MAX_BENDS:,}: {src.name} -> {dst.name} alone skips "
+        f"{rows:,} rows"
+    )
+    hint = "draw it with --format mermaid or --format dot, which leave the layout to the viewer"
+    raise CnnDslError([Diagnostic(message, span, hint)], model.filename)

@@ -78,11 +78,34 @@ def layout(units: Sequence[Unit]) -> Layout:
     return _finish(units, items, rows, chains)
 
 
+def ranks(units: Sequence[Unit]) -> dict[str, int]:
+    """Each box's row: one below the deepest box it reads from (units come in model order)."""
+    rank: dict[str, int] = {}
+    for u in units:
+        rank[u.id] = 1 + max((rank[i] for i in u.inputs), default=-1)
+    return rank
+
+
+def bends(units: Sequence[Unit]) -> tuple[int, tuple[Unit, Unit, int] | None]:
+    """The waypoints the layout makes, one for each row an edge skips, and the edge that
+    skips the most rows (source, target, rows), counted before any is made: edges from
+    one early tensor to every later block make a number of waypoints that grows with the
+    square of the model (1,500 of them: 2.25 million waypoints, 50 s, 1.5 GB)."""
+    rank, by_id = ranks(units), {u.id: u for u in units}
+    total, longest = 0, None
+    for u in units:
+        for i in u.inputs:
+            skipped = rank[u.id] - rank[i] - 1
+            total += skipped
+            if skipped > 0 and (longest is None or skipped > longest[2]):
+                longest = (by_id[i], u, skipped)
+    return total, longest
+
+
 def _items(units: Sequence[Unit]) -> tuple[dict[str, Item], list[tuple[str, str, list[str]]]]:
     """Boxes and waypoints, and each edge's chain of waypoints."""
     items: dict[str, Item] = {}
-    for u in units:
-        rank = 1 + max((items[i].rank for i in u.inputs), default=-1)
+    for u, rank in zip(units, ranks(units).values()):
         width = max(len(t) for t in box_lines(u)) * CHAR + 2 * PAD_X
         items[u.id] = Item(u.id, rank, width, list(u.inputs), u)
     chains = []
