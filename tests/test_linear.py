@@ -13,6 +13,7 @@ The last tests plant such passes and see them caught.
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import sys
 from collections import Counter
@@ -73,12 +74,15 @@ def lines_run(fn: Callable[[], object]) -> Counter[Code]:
     def call(frame: FrameType, event: str, arg: Any) -> Any:
         return local
 
-    old = sys.gettrace()
+    old, collecting = sys.gettrace(), gc.isenabled()
+    gc.disable()  # a collection runs other code: Hypothesis's gc callback, once it has run
     sys.settrace(call)
     try:
         fn()
     finally:
         sys.settrace(old)
+        if collecting:
+            gc.enable()
     return count
 
 
