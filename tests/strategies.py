@@ -87,6 +87,7 @@ class State:
 
     def __init__(self, sizes: list[int], c: int) -> None:
         self.sizes, self.c = sizes, c
+        self.names = 0  # tensors named so far (j1, j2...)
 
     @property
     def r(self) -> int:
@@ -194,10 +195,16 @@ def _upsample(draw, t: State) -> str:
 
 def _residual(draw, t: State) -> str:
     """Residual blocks, drawn for `add`: a body that keeps the shape (stride 1, 'same'),
-    or one with stride s and new channels, projected alike."""
-    if draw(st.booleans()):
+    or one with stride s and new channels, projected alike; or joins by name: ``add j``
+    right after ``j`` reads j twice (j + j), and the next ``add j`` reads it once more
+    (an interpreter that freed j after its first reader's two reads failed on it)."""
+    how = draw(st.sampled_from(["same", "projected", "joins"]))
+    if how == "same":
         k, act = draw(st.integers(1, 3)), draw(st.sampled_from(ACTS))
         return f"residual {{ conv {t.c} {k} same {act}; batchnorm }}"
+    if how == "joins":
+        t.names += 1
+        return f"relu name=j{t.names}\nadd j{t.names}\nadd j{t.names}"
     s_, f = draw(st.integers(1, 2)), draw(st.integers(1, 4))
     t.sizes, t.c = [_ceil_div(n, s_) for n in t.sizes], f
     return (

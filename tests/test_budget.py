@@ -120,3 +120,19 @@ def test_the_tap_loop_is_bounded() -> None:
         budget.check_run(model, 1, 1 << 40)
     ok = cnndsl.parse("input 224x224x64\npool max 3 same stride=1\npool max 7 stride=1")
     budget.check_loops(ok, 64)  # real windows pass
+
+
+#: add_1 reads c twice (c + c); add_2 reads c once more
+TWICE = "input 4x4x1\nrelu name=c\nadd c\nadd c\n"
+
+
+def test_a_tensor_read_twice_by_one_layer_lives_until_its_last_reader() -> None:
+    """By hand, at batch 1 (16 floats = 64 B a tensor): add_2 runs with c and add_1 held
+    and makes its own output: 192 B. Counting each read as a reader freed c after add_1
+    (128 B), and the interpreter then failed at add_2 (KeyError)."""
+    model = cnndsl.parse(TWICE)
+    peak = budget.forward_peak(model, 1)
+    assert (peak.total, peak.node.name if peak.node else None) == (192, "add_2")
+    x = np.random.default_rng(0).standard_normal((3, 4, 4, 1)).astype(np.float32)
+    for threads in (None, 1, 2):
+        np.testing.assert_array_equal(forward(model, {}, x, threads), 3 * np.maximum(x, 0))

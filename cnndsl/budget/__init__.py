@@ -116,9 +116,10 @@ def _pictures(model: Model) -> Buffers:
 
 
 def _release(node: Node, readers: dict[str, int], kept: set[str], live: dict[str, int]) -> int:
-    """The bytes freed once ``node`` has read its inputs: those of no later reader."""
+    """The bytes freed once ``node`` has read its inputs: those of no later reader. A
+    reader counts once however often it reads a tensor (``add c`` after ``c``: c + c)."""
     freed = 0
-    for name in node.inputs:
+    for name in dict.fromkeys(node.inputs):
         readers[name] -= 1
         if readers[name] == 0 and name not in kept:
             freed += live.pop(name)

@@ -238,7 +238,8 @@ def _forward(model: Model, weights: Mapping[str, Arrays], x: np.ndarray) -> np.n
     out = x
     for node in model.nodes:
         inputs = [values[name] for name in node.inputs] if node.inputs else [x]
-        for name in node.inputs:  # free what nobody else reads
+        # free what no later node reads (a node reading a tensor twice, c + c, is one reader)
+        for name in dict.fromkeys(node.inputs):
             consumers[name] -= 1
             if consumers[name] == 0 and name not in last:
                 del values[name]
