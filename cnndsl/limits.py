@@ -25,6 +25,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_DIGITS",
     "MAX_ERRORS",
+    "MAX_NAME",
     "MAX_NESTING",
     "MAX_NODES",
     "MAX_REPEAT",
@@ -49,6 +50,7 @@ MAX_DEPTH = 32  # blocks used inside blocks
 MAX_REPEAT = 10_000  # the count of one repeat
 MAX_STEPS = 1_000_000  # statements, bodies and literal values visited while expanding
 MAX_NODES = 100_000  # layers a model expands to
+MAX_NAME = 200  # characters of a layer's name, its stages' path included (it names files)
 MAX_SIZE = 10**15  # values in one layer's output; parameters in the whole model
 MAX_ERRORS = 1_000  # errors recorded before checking stops
 MAX_BENDS = 100_000  # waypoints an SVG diagram lays out: one a row an edge skips (~2 s)

@@ -173,11 +173,17 @@ def memory_bombs(tmp: Path) -> list[Bomb]:
         "skips_5000",
         "input 8x8x8\nconv 8 3x3 same name=c0\nrepeat 5000 { conv 8 1x1; add c0 }\n",
     )
+    # one 3,000-character stage label, 60 stages deep, copied into 10,000 layer names
+    nested = "repeat 10000 { conv 1 1x1 }"
+    for _ in range(60):
+        nested = f"stage t {{ {nested} }}"
+    names = _model(tmp, "long_names", f"block s(t) {{ {nested} }}\ninput 4x4x1\ns {'a' * 3000}\n")
     dense = str(tmp / "dense_1e11.cnn")
     small = _model(tmp, "small", "input 8x8x1\nconv 2 3x3\n")
     return [
         *bombs,
         Bomb("pool_20000_same_work", ("run", pool, "-i", str(x)), 1, "over the work limit"),
+        Bomb("long_names_summary", ("summary", names), 1, "names are at most 200"),
         Bomb(
             "diagram_skips_5000",
             ("diagram", skips, "-o", str(tmp / "skips.svg")),

@@ -203,3 +203,16 @@ def test_a_parse_leaves_no_reference_cycles(source: str) -> None:
         gc.set_debug(0)
         gc.garbage.clear()
     assert [type(o).__name__ for o in ours] == []
+
+
+def test_a_name_of_200_characters_is_the_longest() -> None:
+    ok = cnndsl.parse(f"input 8x8x1\nrelu name={'a' * 200}\n")
+    assert ok.nodes[-1].name == "a" * 200
+    with pytest.raises(CnnDslError) as err:
+        cnndsl.parse(f"input 8x8x1\nrelu name={'a' * 201}\n")
+    assert "201 characters long; names are at most 200" in err.value.diagnostics[0].message
+    # a path: the stage labels and the layer's label in the innermost stage, joined by '_'
+    inner = f"stage {'s' * 98} {{ stage {'t' * 99} {{ relu }} }}"  # s..._t..._0: 98+99+3
+    assert len(cnndsl.parse(f"input 8x8x1\n{inner}\n").nodes[-1].name) == 200
+    with pytest.raises(CnnDslError):
+        cnndsl.parse(f"input 8x8x1\n{inner.replace('t' * 99, 't' * 100)}\n")
