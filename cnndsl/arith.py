@@ -17,8 +17,9 @@ if TYPE_CHECKING:  # fractions (with decimal) costs a cold check 4 ms; explain m
 MINUS = "\N{MINUS SIGN}"
 DOT = "\N{MIDDLE DOT}"
 
-#: per spatial axis (receptive field, jump) in input pixels; None: the whole input
-Field: TypeAlias = "tuple[tuple[Fraction, Fraction], ...] | None"
+#: per spatial axis (receptive field, jump) in input pixels; None: the whole input. A
+#: float is an approximation, where an exact fraction grew too long (explain.EXACT)
+Field: TypeAlias = "tuple[tuple[Fraction | float, Fraction | float], ...] | None"
 
 
 @dataclass(frozen=True)

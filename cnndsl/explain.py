@@ -17,6 +17,12 @@ from .lessons import lesson
 
 __all__ = ["explain", "fields"]
 
+#: a receptive field or jump stays an exact fraction while its numerator and denominator
+#: stay below this, and becomes a float (printed with ≈) beyond: upsampling divides the
+#: jump, and 9,000 times upsample 3 then pool 2 made fractions of thousands of digits
+#: (explain took 39 s and 2.2 GB, then failed past Python's 4,300 digits)
+EXACT = 10**12
+
 
 def fields(model: Model) -> dict[str, Field]:
     """Each node's receptive field and jump per spatial axis (None: the whole input).
@@ -29,8 +35,21 @@ def fields(model: Model) -> dict[str, Field]:
             one = Fraction(1)
             out[node.name] = ((one, one),) * spatial if spatial else None
             continue
-        out[node.name] = lesson(node).grow(_widest([out[i] for i in node.inputs]))
+        out[node.name] = _bounded(lesson(node).grow(_widest([out[i] for i in node.inputs])))
     return out
+
+
+def _bounded(f: Field) -> Field:
+    """``f`` with every fraction whose terms pass EXACT made a float."""
+    if f is None:
+        return None
+    return tuple((_cap(rf), _cap(j)) for rf, j in f)
+
+
+def _cap(x: Fraction | float) -> Fraction | float:
+    if isinstance(x, Fraction) and max(abs(x.numerator), x.denominator) > EXACT:
+        return float(x)
+    return x
 
 
 def _widest(inputs: list[Field]) -> Field:
@@ -40,7 +59,9 @@ def _widest(inputs: list[Field]) -> Field:
     return tuple(max(axes) for axes in zip(*known))
 
 
-def _num(x: Fraction) -> str:
+def _num(x: Fraction | float) -> str:
+    if isinstance(x, float):
+        return f"\N{ALMOST EQUAL TO}{x:.6g}"
     return str(x.numerator) if x.denominator == 1 else f"{x.numerator}/{x.denominator}"
 
 

@@ -291,3 +291,21 @@ def test_run_names_fixed_weights_and_the_directory(
     model.write_text("input 5x5x1\nconv 1 3x3 weights=[[0,0,0],[0,1,0],[0,0,0]]\n")  # a bias
     assert main(["run", str(model), "--input", str(x)]) == 0
     assert "seeded weights (seed 0)" in capsys.readouterr().out
+
+
+def test_a_field_stays_exact_to_a_trillionth_then_is_approximate() -> None:
+    """Each upsample 10 divides the jump by 10 (a crop keeps it): 10 ** -12 is still a
+    fraction, 10 ** -13 a float marked ≈; the receptive field stays 1 pixel."""
+    m = cnndsl.parse("input 4x4x1\nrepeat 13 { upsample 10; crop 18 }\n")
+    lines = [line for line in explain(m).splitlines() if line.startswith("  field")]
+    assert lines[-3] == "  field     1x1 pixels, jump 1/1000000000000x1/1000000000000"
+    assert lines[-1] == "  field     1x1 pixels, jump \u22481e-13x\u22481e-13"
+
+
+def test_fields_that_shrink_forever_stay_small() -> None:
+    """upsample 3 then pool 2 multiplies the jump by 2/3: exact, 2,000 rounds made numbers
+    of 1,000 digits (10,000: 39 s, 2.2 GB, then Python's limit of 4,300 digits)."""
+    m = cnndsl.parse("input 4x4x1\nrepeat 2000 { upsample 3; pool max 2; crop 1 }\n")
+    text = explain(m, layer=m.nodes[-1].name)
+    assert max(len(word) for word in re.split(r"[\s(),;x·=+−]+", text)) < 20, text
+    assert "\u2248" in text
