@@ -25,6 +25,9 @@ from .weights import Weights
 
 MAX_ROWS, MAX_COLS = 32, 16  # filters and input channels shown
 MIN_TILE = 40  # pixels: a 5x5 kernel is enlarged (nearest neighbour) to at least this
+#: pixels: a larger kernel shows every n-th tap, to at most this (a 3000x3000 kernel drawn
+#: whole made a 96,000 x 48,000 picture)
+MAX_TILE = 200
 
 
 def kernels(model: Model) -> list[tuple[Node, Weight]]:
@@ -89,6 +92,10 @@ def _layout(grid: np.ndarray) -> tuple[np.ndarray, list[str], str]:
 def _picture(pil: tuple[Any, Any, Any], font: Any, node: Node, w: Weight, grid: np.ndarray) -> Any:
     Image, ImageDraw, _ = pil
     tiles, heads, note = _layout(grid)
+    step = math.ceil(max(tiles.shape[2:]) / MAX_TILE)
+    if step > 1:
+        tiles = tiles[:, :, ::step, ::step]
+        note += f"; one tap in {step} shown"
     rows, cols, kh, kw = tiles.shape
     scale = max(1, math.ceil(MIN_TILE / max(kh, kw)))
     cell_h, cell_w = max(kh * scale, 8), kw * scale

@@ -191,6 +191,17 @@ def memory_bombs(tmp: Path) -> list[Bomb]:
             "waypoints to route its edges",
         ),
         Bomb(
+            "filters_conv_1e5",
+            (
+                "filters",
+                _model(tmp, "conv_1e5", "input 8x8x512\nconv 100000 3x3 same\n"),
+                "-o",
+                str(tmp / "filters"),
+            ),
+            1,
+            "over the memory budget",
+        ),
+        Bomb(
             "init_weights_dense_1e11",
             ("init-weights", dense, "-o", str(tmp / "w.npz")),
             1,

@@ -46,3 +46,35 @@ def test_no_kernels(tmp_path, capsys) -> None:
     src.write_text("input 4\ndense 2 softmax\n")
     assert main(["filters", str(src), "-o", str(tmp_path / "f")]) == 1
     assert "no convolution kernels" in capsys.readouterr().err
+
+
+def test_a_large_kernel_shows_one_tap_in_n(tmp_path, capsys) -> None:
+    """500x500 taps: one in ceil(500 / 200) = 3, a 167-pixel tile (not 500 pixels, and
+    not 96,000 x 48,000 for a 3000x3000 kernel's grid)."""
+    src = tmp_path / "m.cnn"
+    src.write_text("input 500x500x1\nconv 1 500x500\n")
+    model = cnndsl.load(src)
+    weights = init_weights(model, 0)
+    k = np.zeros((500, 500, 1, 1), np.float32)
+    k[:] = 0.5  # the taps not shown: mid-light grey (192), which must not appear
+    k[::3, ::3] = -1.0  # exactly the taps shown: an all-black tile (1)
+    weights["conv_1"]["kernel"] = k
+    save_weights(weights, tmp_path / "w.npz")
+    out = tmp_path / "f"
+    assert main(["filters", str(src), "-w", str(tmp_path / "w.npz"), "-o", str(out)]) == 0
+    pic = np.asarray(Image.open(out / "00_conv_1_kernel.png"))
+    ys, xs = np.nonzero(pic == 1)
+    tile = pic[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    assert tile.shape == (167, 167) and (tile == 1).all()  # no unshown tap in it
+    assert pic.shape[1] < 400
+
+
+def test_filters_keeps_to_the_memory_budget(tmp_path, capsys) -> None:
+    src = tmp_path / "m.cnn"
+    src.write_text("input 8x8x512\nconv 100000 3x3 same\n")  # 1.72 GiB of weights
+    out = tmp_path / "f"
+    assert main(["filters", str(src), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "filters needs about 5.15 GiB, over the memory budget of 2.00 GiB" in err
+    assert "--max-memory 6G" in err and not out.exists()
+    assert main(["filters", str(src), "-o", str(out), "--max-memory", "10M"]) == 1

@@ -19,6 +19,7 @@ from .common import (
     EXIT_OK,
     EXIT_USAGE,
     Subparsers,
+    add_memory_option,
     cannot_write,
     load_with_source,
     report,
@@ -240,19 +241,22 @@ def add_filters_parser(sub: Subparsers) -> None:
     f.add_argument("--weights", "-w", metavar="W.npz", help="canonical weights (.npz)")
     f.add_argument("--seed", type=seed, default=0, help="seed for initial weights (default 0)")
     f.add_argument("-o", "--output", required=True, metavar="DIR", help="directory to write")
+    add_memory_option(f)
     f.set_defaults(func=cmd_filters)
 
 
 def cmd_filters(args: argparse.Namespace) -> int:
+    from ..budget import check_weights
     from ..filters import kernels, write_filters
     from ..safeio import make_dir
     from .common import weights_for
 
     try:
-        model, _ = load_with_source(args.model)
+        model, text = load_with_source(args.model)
         if not kernels(model):
             print(f"{args.model}: no convolution kernels to draw", file=sys.stderr)
             return EXIT_MODEL
+        check_weights(model, args.max_memory, "filters", text)  # before any is made
         make_dir(args.output)
         paths = write_filters(model, weights_for(args, model), args.output)
     except CnnDslError as err:
