@@ -61,7 +61,7 @@ def write_filters(model: Model, weights: Weights, outdir: str) -> list[str]:
 
 
 def _save_png(canvas: Any, path: str) -> None:
-    canvas.save(path, format="PNG", optimize=True)
+    canvas.save(path, format="PNG")
 
 
 def to_grey(grid: np.ndarray) -> np.ndarray:

@@ -21,6 +21,12 @@ from .safeio import write_output
 MAX_TILES = 64
 MIN_TILE = 128  # pixels: small maps are enlarged (nearest neighbour) to at least this
 GAP, LABEL_H, TITLE_H = 4, 12, 18
+#: the drawing one run may do, in pixels, counted from the shapes before the run: about
+#: 2 minutes here (8 pixels a microsecond); every example fits (DenseNet-121: 0.65 billion),
+#: `repeat 10000 { relu }` on 16x16x64 asked for 12 billion (42 minutes)
+MAX_PIXELS = 1_000_000_000
+#: what a file costs besides its pixels (made, encoded, renamed: 6 ms), as pixels
+FILE_PIXELS = 100_000
 
 
 def _require_pillow() -> tuple[Any, Any, Any]:
@@ -72,7 +78,45 @@ def write_feature_maps(model: Model, activations: dict[str, np.ndarray], outdir:
 
 
 def _save_png(canvas: Any, path: str) -> None:
-    canvas.save(path, format="PNG", optimize=True)
+    canvas.save(path, format="PNG")
+
+
+def _layout(th: int, tw: int, n: int) -> tuple[int, int, int, int, int, int]:
+    """(cell height, cell width, columns, rows, width, height) of ``n`` tiles th x tw."""
+    scale = max(1, math.ceil(MIN_TILE / max(th, tw))) if max(th, tw) < MIN_TILE else 1
+    scale_h = MIN_TILE // 4 if th == 1 else scale  # a strip: make it tall enough to see
+    cell_h, cell_w = th * scale_h, tw * scale
+    cols = n if n <= 4 else math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    width = max(cols * (cell_w + GAP) + GAP, 260)
+    return cell_h, cell_w, cols, rows, width, TITLE_H + rows * (cell_h + LABEL_H + GAP) + GAP
+
+
+def pixels(model: Model) -> int:
+    """The pixels of every layer's picture, from the shapes alone (as _tiles cuts them)."""
+    total = 0
+    for node in model.nodes:
+        shape = node.shape
+        if len(shape) == 3:
+            th, tw, n = shape[0], shape[1], min(shape[2], MAX_TILES)
+        else:  # L x C: one tile, channels as rows; features: one strip
+            th, tw, n = (shape[1], shape[0], 1) if len(shape) == 2 else (1, shape[0], 1)
+        *_, width, height = _layout(th, tw, n)
+        total += width * height
+    return total
+
+
+def check_pixels(model: Model, source: str | None = None) -> None:
+    """Refuse feature maps whose pictures, with FILE_PIXELS a file, pass MAX_PIXELS."""
+    n = len(model.nodes)
+    total = pixels(model)
+    if total + n * FILE_PIXELS > MAX_PIXELS:
+        message = (
+            f"the feature maps of {n:,} layers would be {total:,} pixels in {n:,} files, "
+            f"over the limit of {MAX_PIXELS:,} pixels (a file counting {FILE_PIXELS:,} more)"
+        )
+        hint = "run without --feature-maps, or draw a model cut after the layers to look at"
+        raise CnnDslError([Diagnostic(message, None, hint)], model.filename, source)
 
 
 def _picture(pil: tuple[Any, Any, Any], font: Any, node: Node, act: np.ndarray) -> Any:
@@ -80,13 +124,7 @@ def _picture(pil: tuple[Any, Any, Any], font: Any, node: Node, act: np.ndarray) 
     Image, ImageDraw, _ = pil
     tiles, note = _tiles(act)
     th, tw = tiles[0].shape
-    scale = max(1, math.ceil(MIN_TILE / max(th, tw))) if max(th, tw) < MIN_TILE else 1
-    scale_h = MIN_TILE // 4 if th == 1 else scale  # a strip: make it tall enough to see
-    cell_h, cell_w = th * scale_h, tw * scale
-    cols = len(tiles) if len(tiles) <= 4 else math.ceil(math.sqrt(len(tiles)))
-    rows = math.ceil(len(tiles) / cols)
-    width = max(cols * (cell_w + GAP) + GAP, 260)
-    height = TITLE_H + rows * (cell_h + LABEL_H + GAP) + GAP
+    cell_h, cell_w, cols, _, width, height = _layout(th, tw, len(tiles))
     canvas = Image.new("L", (width, height), 255)
     draw = ImageDraw.Draw(canvas)
     title = f"{node.name} ({node.keyword}) {fmt_shape(node.shape)}, line {node.span.line}: {note}"

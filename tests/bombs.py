@@ -191,6 +191,19 @@ def memory_bombs(tmp: Path) -> list[Bomb]:
             "waypoints to route its edges",
         ),
         Bomb(
+            "feature_maps_of_10000_layers",
+            (
+                "run",
+                _model(tmp, "relu_10000", "input 8x8x1\nrepeat 10000 { relu }\n"),
+                "-i",
+                str(x),
+                "--feature-maps",
+                str(tmp / "maps"),
+            ),
+            1,
+            "over the limit of 1,000,000,000",
+        ),
+        Bomb(
             "filters_conv_1e5",
             (
                 "filters",

@@ -176,3 +176,41 @@ def test_check_weights_accepts_exact_files() -> None:
     flat = {f"{n}/{k}": v for n, ws in init_weights(model).items() for k, v in ws.items()}
     nested = check_weights(model, flat)
     assert set(nested) == {"conv_1", "conv_2", "dense_1", "dense_2", "dense_3"}
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "input 16x16x64; relu; conv 3 3x3; pool max 2",  # 64 tiles, 3 tiles, enlarged
+        "input 100x300; conv 8 5 relu; pool max 2; flatten; dense 2 softmax",  # 1-D, strips
+        "input 200x3x2; relu",  # tall tiles
+        "input 300x300x1; relu",  # larger than MIN_TILE: not enlarged
+    ],
+)
+def test_feature_map_pixels_are_counted_before_drawing(src: str) -> None:
+    """What the limit counts from the shapes is what the pictures hold."""
+    from cnndsl.backends.numpy import forward_all
+    from cnndsl.viz import _picture, _require_pillow, pixels
+
+    m = cnndsl.parse(src)
+    acts = forward_all(m, init_weights(m, 0), np.ones((1, *m.input_shape), np.float32))
+    pil = _require_pillow()
+    font = pil[2].load_default()
+    sizes = [_picture(pil, font, n, acts[n.name][0]).size for n in m.nodes]
+    assert pixels(m) == sum(w * h for w, h in sizes)
+
+
+def test_feature_maps_of_10000_layers_are_refused_before_the_run(capsys, tmp_path) -> None:
+    model = tmp_path / "deep.cnn"
+    model.write_text("input 16x16x64\nrepeat 10000 { relu }\n")
+    x = tmp_path / "x.npy"
+    np.save(x, np.ones((16, 16, 64), np.float32))
+    maps = tmp_path / "maps"
+    status, _, err = run_cli(capsys, "run", str(model), "-i", str(x), "--feature-maps", str(maps))
+    assert status == 1 and not maps.exists()  # nothing drawn, not even the directory
+    # by hand: 64 tiles of 16x16 enlarged 8x to 128: 8 columns, 8 rows; width 8 * (128 + 4)
+    # + 4 = 1060, height 18 + 8 * (128 + 12 + 4) + 4 = 1174: 1,244,440 a layer, x 10,001
+    assert "the feature maps of 10,001 layers would be 12,445,644,440 pixels" in err
+    assert "over the limit of 1,000,000,000 pixels" in err and "without --feature-maps" in err
+    status, _, _ = run_cli(capsys, "run", str(model), "-i", str(x))  # without: it runs
+    assert status == 0

@@ -104,6 +104,9 @@ def _forward(args: argparse.Namespace) -> _Run:
     keep = bool(args.feature_maps)
     check_run(model, inp.batch, args.max_memory, keep_all=keep, extra=inp.raw_bytes, source=text)
     if keep:
+        from ..viz import check_pixels
+
+        check_pixels(model, text)
         make_dir(args.feature_maps)
     weights = weights_for(args, model)
     import numpy as np  # only now: a refused run has not paid for it
