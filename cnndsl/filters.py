@@ -20,7 +20,7 @@ import numpy as np
 from .ir import Model, Node
 from .layers import Weight, fmt_shape
 from .safeio import write_output
-from .viz import GAP, LABEL_H, TITLE_H, _require_pillow
+from .viz import GAP, LABEL_H, TITLE_H, _require_pillow, check_drawing
 from .weights import Weights
 
 MAX_ROWS, MAX_COLS = 32, 16  # filters and input channels shown
@@ -72,19 +72,53 @@ def to_grey(grid: np.ndarray) -> np.ndarray:
     return np.round(128 + 127 * grid / top).astype(np.uint8)
 
 
+def _grid_size(n: int, ci: int) -> tuple[int, int]:
+    """(rows, columns) of tiles for ``n`` filters of ``ci`` input channels."""
+    if ci == 1:
+        shown = min(n, MAX_ROWS * MAX_COLS)
+        cols = min(shown, math.ceil(math.sqrt(shown)) if shown > 8 else shown)
+        return math.ceil(shown / cols), cols
+    return min(n, MAX_ROWS), min(ci, MAX_COLS)
+
+
+def _cells(kh: int, kw: int) -> tuple[int, int, int]:
+    """(taps step, cell height, cell width) in pixels of a kh x kw kernel's tile."""
+    step = math.ceil(max(kh, kw) / MAX_TILE)
+    kh, kw = -(-kh // step), -(-kw // step)
+    scale = max(1, math.ceil(MIN_TILE / max(kh, kw)))
+    return step, max(kh * scale, 8), kw * scale
+
+
+def pixels(model: Model) -> int:
+    """The pixels of the kernels' tile grids (titles aside), from the shapes alone."""
+    total = 0
+    for _, w in kernels(model):
+        n, ci = w.shape[w.axes.index("o")], w.shape[w.axes.index("i")] if "i" in w.axes else 1
+        taps = [size for size, axis in zip(w.shape, w.axes) if axis == "k"]
+        rows, cols = _grid_size(n, ci)
+        _, cell_h, cell_w = _cells(*([1, *taps] if len(taps) == 1 else taps))
+        total += (cols * (cell_w + GAP) + 28) * (TITLE_H + LABEL_H + rows * (cell_h + GAP))
+    return total
+
+
+def check_filters(model: Model, source: str | None = None) -> None:
+    """Refuse kernels whose pictures would take minutes to draw (viz.MAX_PIXELS)."""
+    n = len(kernels(model))
+    hint = "draw a model cut after the convolutions to look at"
+    check_drawing(model, f"the pictures of {n:,} kernels", n, pixels(model), hint, source)
+
+
 def _layout(grid: np.ndarray) -> tuple[np.ndarray, list[str], str]:
     """(tiles as rows x cols x kh x kw, column labels, note). One input channel: the
     filters themselves fill a square-ish grid; else a row per filter."""
     n, ci = grid.shape[:2]
+    rows, cols = _grid_size(n, ci)
     if ci == 1:
         shown = min(n, MAX_ROWS * MAX_COLS)
-        cols = min(shown, math.ceil(math.sqrt(shown)) if shown > 8 else shown)
-        rows = math.ceil(shown / cols)
         tiles = np.full((rows * cols, *grid.shape[2:]), np.nan)
         tiles[:shown] = grid[:shown, 0]
         note = f"{shown} of {n} filters" if shown < n else f"{n} filters"
         return tiles.reshape(rows, cols, *grid.shape[2:]), [], note
-    rows, cols = min(n, MAX_ROWS), min(ci, MAX_COLS)
     note = f"rows: {rows} of {n} filters" if rows < n else "rows: filters"
     return grid[:rows, :cols], [f"i{c}" for c in range(cols)], note + ", columns: inputs"
 
@@ -92,13 +126,11 @@ def _layout(grid: np.ndarray) -> tuple[np.ndarray, list[str], str]:
 def _picture(pil: tuple[Any, Any, Any], font: Any, node: Node, w: Weight, grid: np.ndarray) -> Any:
     Image, ImageDraw, _ = pil
     tiles, heads, note = _layout(grid)
-    step = math.ceil(max(tiles.shape[2:]) / MAX_TILE)
+    step, cell_h, cell_w = _cells(*tiles.shape[2:])
     if step > 1:
         tiles = tiles[:, :, ::step, ::step]
         note += f"; one tap in {step} shown"
-    rows, cols, kh, kw = tiles.shape
-    scale = max(1, math.ceil(MIN_TILE / max(kh, kw)))
-    cell_h, cell_w = max(kh * scale, 8), kw * scale
+    rows, cols = tiles.shape[:2]
     title = f"{node.name} {w.name} {fmt_shape(w.shape)}, line {node.span.line}: {note}; grey 0"
     left = 28 if heads else GAP  # row labels
     label_h = LABEL_H if heads else 0

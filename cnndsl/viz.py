@@ -108,14 +108,20 @@ def pixels(model: Model) -> int:
 
 def check_pixels(model: Model, source: str | None = None) -> None:
     """Refuse feature maps whose pictures, with FILE_PIXELS a file, pass MAX_PIXELS."""
-    n = len(model.nodes)
-    total = pixels(model)
-    if total + n * FILE_PIXELS > MAX_PIXELS:
+    hint = "run without --feature-maps, or draw a model cut after the layers to look at"
+    check_drawing(model, f"the feature maps of {len(model.nodes):,} layers", len(model.nodes),
+                  pixels(model), hint, source)  # fmt: skip
+
+
+def check_drawing(
+    model: Model, what: str, files: int, total: int, hint: str, source: str | None = None
+) -> None:
+    """A CnnDslError when ``files`` pictures of ``total`` pixels pass MAX_PIXELS."""
+    if total + files * FILE_PIXELS > MAX_PIXELS:
         message = (
-            f"the feature maps of {n:,} layers would be {total:,} pixels in {n:,} files, "
-            f"over the limit of {MAX_PIXELS:,} pixels (a file counting {FILE_PIXELS:,} more)"
+            f"{what} would be {total:,} pixels in {files:,} files, over the limit of "
+            f"{MAX_PIXELS:,} pixels (a file counting {FILE_PIXELS:,} more)"
         )
-        hint = "run without --feature-maps, or draw a model cut after the layers to look at"
         raise CnnDslError([Diagnostic(message, None, hint)], model.filename, source)
 
 

@@ -9,6 +9,7 @@ import cnndsl
 from cnndsl.cli import main
 from cnndsl.filters import kernels, to_grey
 from cnndsl.weights import init_weights, save_weights
+from conftest import EXAMPLES
 
 Image = pytest.importorskip("PIL.Image")
 
@@ -78,3 +79,32 @@ def test_filters_keeps_to_the_memory_budget(tmp_path, capsys) -> None:
     assert "filters needs about 5.15 GiB, over the memory budget of 2.00 GiB" in err
     assert "--max-memory 6G" in err and not out.exists()
     assert main(["filters", str(src), "-o", str(out), "--max-memory", "10M"]) == 1
+
+
+@pytest.mark.parametrize("name", ["lenet5", "alexnet", "resnet50", "text_cnn"])
+def test_filter_pixels_are_counted_before_drawing(name: str) -> None:
+    """The count from the shapes: the tile grids, titles aside (they widen small ones)."""
+    from cnndsl.filters import _grid, _picture, pixels
+    from cnndsl.viz import _require_pillow
+
+    model = cnndsl.load(EXAMPLES / f"{name}.cnn")
+    weights = init_weights(model, 0)
+    pil = _require_pillow()
+    font = pil[2].load_default()
+    drawn = 0
+    for node, w in kernels(model):
+        grid = _grid(np.asarray(weights[node.name][w.name], np.float64), w.axes)
+        width, height = _picture(pil, font, node, w, grid).size
+        drawn += width * height
+    assert 0.9 * drawn <= pixels(model) <= drawn
+
+
+def test_10000_kernels_are_refused_before_any_is_made(tmp_path, capsys) -> None:
+    src = tmp_path / "m.cnn"
+    src.write_text("input 8x8x1\nrepeat 10000 { conv 1 1x1 }\n")
+    out = tmp_path / "f"
+    assert main(["filters", str(src), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    # by hand, a 1x1 kernel: a 40-pixel tile, one: (40 + 4 + 28) x (18 + 12 + 40 + 4) = 5,328
+    assert "the pictures of 10,000 kernels would be 53,280,000 pixels in 10,000 files" in err
+    assert not out.exists()

@@ -247,7 +247,7 @@ def add_filters_parser(sub: Subparsers) -> None:
 
 def cmd_filters(args: argparse.Namespace) -> int:
     from ..budget import check_weights
-    from ..filters import kernels, write_filters
+    from ..filters import check_filters, kernels, write_filters
     from ..safeio import make_dir
     from .common import weights_for
 
@@ -257,6 +257,7 @@ def cmd_filters(args: argparse.Namespace) -> int:
             print(f"{args.model}: no convolution kernels to draw", file=sys.stderr)
             return EXIT_MODEL
         check_weights(model, args.max_memory, "filters", text)  # before any is made
+        check_filters(model, text)
         make_dir(args.output)
         paths = write_filters(model, weights_for(args, model), args.output)
     except CnnDslError as err:
