@@ -89,13 +89,27 @@ def read_source(path: str) -> str:
         hint = f"did you mean {near}?" if os.path.isfile(near) else None
         raise fail("no such file", hint) from None
     except IsADirectoryError:
-        files = os.path.join(path, "*.cnn")
-        raise fail("is a directory, not a model file", f"name the files: {files}") from None
+        raise fail("is a directory, not a model file", _models_in(path)) from None
     except PermissionError:
         raise fail("permission denied") from None
     except OSError as exc:
         raise fail(f"cannot read: {exc.strerror or exc}") from None
     return decode_source(data, path)
+
+
+def _models_in(directory: str) -> str | None:
+    """A hint naming the directory's model files (a few), or None when it has none."""
+    try:
+        names = sorted(n for n in os.listdir(directory) if n.endswith(".cnn"))
+    except OSError:
+        return None
+    paths = [os.path.join(directory, n) for n in names]
+    if len(paths) == 1:
+        return f"did you mean {paths[0]}?"
+    if paths:
+        more = ", \N{HORIZONTAL ELLIPSIS}" if len(paths) > 3 else ""
+        return f"name a model file in it: {', '.join(paths[:3])}{more}"
+    return None
 
 
 def read_limited(stream: BinaryIO, name: str) -> bytes:

@@ -22,6 +22,7 @@ __all__ = ["explain", "fields"]
 #: jump, and 9,000 times upsample 3 then pool 2 made fractions of thousands of digits
 #: (explain took 39 s and 2.2 GB, then failed past Python's 4,300 digits)
 EXACT = 10**12
+HUGE = 1e300
 
 
 def fields(model: Model) -> dict[str, Field]:
@@ -47,9 +48,10 @@ def _bounded(f: Field) -> Field:
 
 
 def _cap(x: Fraction | float) -> Fraction | float:
+    """Floats stay at most HUGE: 1,030 strides of 2 overflowed to inf, and 0 * inf is nan."""
     if isinstance(x, Fraction) and max(abs(x.numerator), x.denominator) > EXACT:
-        return float(x)
-    return x
+        x = float(x)
+    return min(x, HUGE) if isinstance(x, float) else x
 
 
 def _widest(inputs: list[Field]) -> Field:

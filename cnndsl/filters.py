@@ -89,16 +89,40 @@ def _cells(kh: int, kw: int) -> tuple[int, int, int]:
     return step, max(kh * scale, 8), kw * scale
 
 
+#: pixels a title character takes in Pillow's default font, for the count: digits take 6,
+#: most letters 4-5, W and m 9-10 (an estimate: the count bounds work, it is not drawn)
+CHAR_PX = 6
+
+
 def pixels(model: Model) -> int:
-    """The pixels of the kernels' tile grids (titles aside), from the shapes alone."""
+    """The pixels of the kernels' pictures, from the shapes alone, as _picture makes them
+    (a title's width by CHAR_PX a character: it widens a narrow grid)."""
     total = 0
-    for _, w in kernels(model):
+    for node, w in kernels(model):
         n, ci = w.shape[w.axes.index("o")], w.shape[w.axes.index("i")] if "i" in w.axes else 1
         taps = [size for size, axis in zip(w.shape, w.axes) if axis == "k"]
         rows, cols = _grid_size(n, ci)
-        _, cell_h, cell_w = _cells(*([1, *taps] if len(taps) == 1 else taps))
-        total += (cols * (cell_w + GAP) + 28) * (TITLE_H + LABEL_H + rows * (cell_h + GAP))
+        step, cell_h, cell_w = _cells(*([1, *taps] if len(taps) == 1 else taps))
+        left, label_h = (GAP, 0) if ci == 1 else (28, LABEL_H)
+        title = _title(node, w, _note(n, ci, rows, step))
+        width = max(left + cols * (cell_w + GAP) + GAP, CHAR_PX * len(title) + 2 * GAP)
+        total += width * (TITLE_H + label_h + rows * (cell_h + GAP) + GAP)
     return total
+
+
+def _note(n: int, ci: int, rows: int, step: int) -> str:
+    """What a picture shows of ``n`` filters of ``ci`` inputs (its title's end)."""
+    if ci == 1:
+        shown = min(n, MAX_ROWS * MAX_COLS)
+        note = f"{shown} of {n} filters" if shown < n else f"{n} filters"
+    else:
+        note = f"rows: {rows} of {n} filters" if rows < n else "rows: filters"
+        note += ", columns: inputs"
+    return note + (f"; one tap in {step} shown" if step > 1 else "")
+
+
+def _title(node: Node, w: Weight, note: str) -> str:
+    return f"{node.name} {w.name} {fmt_shape(w.shape)}, line {node.span.line}: {note}; grey 0"
 
 
 def check_filters(model: Model, source: str | None = None) -> None:
@@ -108,30 +132,27 @@ def check_filters(model: Model, source: str | None = None) -> None:
     check_drawing(model, f"the pictures of {n:,} kernels", n, pixels(model), hint, source)
 
 
-def _layout(grid: np.ndarray) -> tuple[np.ndarray, list[str], str]:
-    """(tiles as rows x cols x kh x kw, column labels, note). One input channel: the
-    filters themselves fill a square-ish grid; else a row per filter."""
+def _layout(grid: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """(tiles as rows x cols x kh x kw, column labels). One input channel: the filters
+    themselves fill a square-ish grid; else a row per filter."""
     n, ci = grid.shape[:2]
     rows, cols = _grid_size(n, ci)
     if ci == 1:
         shown = min(n, MAX_ROWS * MAX_COLS)
         tiles = np.full((rows * cols, *grid.shape[2:]), np.nan)
         tiles[:shown] = grid[:shown, 0]
-        note = f"{shown} of {n} filters" if shown < n else f"{n} filters"
-        return tiles.reshape(rows, cols, *grid.shape[2:]), [], note
-    note = f"rows: {rows} of {n} filters" if rows < n else "rows: filters"
-    return grid[:rows, :cols], [f"i{c}" for c in range(cols)], note + ", columns: inputs"
+        return tiles.reshape(rows, cols, *grid.shape[2:]), []
+    return grid[:rows, :cols], [f"i{c}" for c in range(cols)]
 
 
 def _picture(pil: tuple[Any, Any, Any], font: Any, node: Node, w: Weight, grid: np.ndarray) -> Any:
     Image, ImageDraw, _ = pil
-    tiles, heads, note = _layout(grid)
+    tiles, heads = _layout(grid)
     step, cell_h, cell_w = _cells(*tiles.shape[2:])
-    if step > 1:
-        tiles = tiles[:, :, ::step, ::step]
-        note += f"; one tap in {step} shown"
     rows, cols = tiles.shape[:2]
-    title = f"{node.name} {w.name} {fmt_shape(w.shape)}, line {node.span.line}: {note}; grey 0"
+    n, ci = grid.shape[:2]
+    title = _title(node, w, _note(n, ci, rows, step))
+    tiles = tiles[:, :, ::step, ::step]
     left = 28 if heads else GAP  # row labels
     label_h = LABEL_H if heads else 0
     width = max(

@@ -117,10 +117,11 @@ def check_drawing(
     model: Model, what: str, files: int, total: int, hint: str, source: str | None = None
 ) -> None:
     """A CnnDslError when ``files`` pictures of ``total`` pixels pass MAX_PIXELS."""
-    if total + files * FILE_PIXELS > MAX_PIXELS:
+    work = total + files * FILE_PIXELS
+    if work > MAX_PIXELS:
         message = (
-            f"{what} would be {total:,} pixels in {files:,} files, over the limit of "
-            f"{MAX_PIXELS:,} pixels (a file counting {FILE_PIXELS:,} more)"
+            f"{what} would count {work:,} pixels ({total:,} drawn, and {FILE_PIXELS:,} for "
+            f"each of {files:,} files), over the limit of {MAX_PIXELS:,}"
         )
         raise CnnDslError([Diagnostic(message, None, hint)], model.filename, source)
 

@@ -103,11 +103,19 @@ def test_exit_codes_and_no_tracebacks(tmp_path) -> None:
 def test_a_path_that_is_no_model_file_gets_a_hint(
     tmp_path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "net.cnn").write_text("input 8x8x1; conv 4 3x3\n")
-    assert main(["check", str(tmp_path)]) == 1
+    assert main(["explain", str(tmp_path)]) == 1  # no model in it: nothing to suggest
     err = capsys.readouterr().err
-    assert f"{tmp_path}: error: is a directory, not a model file" in err
-    assert f"hint: name the files: {tmp_path / '*.cnn'}" in err
+    assert f"{tmp_path}: error: is a directory, not a model file" in err and "hint" not in err
+    (tmp_path / "net.cnn").write_text("input 8x8x1; conv 4 3x3\n")
+    assert main(["explain", str(tmp_path)]) == 1  # one: that one
+    assert f"hint: did you mean {tmp_path / 'net.cnn'}?" in capsys.readouterr().err
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.cnn").write_text("input 8x8x1\n")
+    assert main(["diagram", str(tmp_path)]) == 1  # several: the first three, in order
+    a, b, c = (tmp_path / f"{n}.cnn" for n in "abc")
+    assert f"hint: name a model file in it: {a}, {b}, {c}, \N{HORIZONTAL ELLIPSIS}" in (
+        capsys.readouterr().err
+    )
     assert main(["check", str(tmp_path / "net")]) == 1  # the extension left out
     assert f"hint: did you mean {tmp_path / 'net.cnn'}?" in capsys.readouterr().err
     assert main(["check", str(tmp_path / "other")]) == 1  # no near file: no guess

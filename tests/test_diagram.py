@@ -168,6 +168,17 @@ def test_waypoints_are_counted_by_hand_and_bounded(
     assert f"{f}:5:13: error: the SVG diagram would need 9 waypoints" in err_text
     assert " 5 | conv 8 1x1; add c0" in err_text and "--format mermaid" in err_text
     assert not (tmp_path / "s.svg").exists()
+    # folded (--depth 1), the box of stage g2 is the edge's target: the error points into it
+    staged = "input 8x8x8\nconv 8 3x3 same name=c0\n" + "".join(
+        f"stage g{i} {{ conv 8 1x1; add c0 }}\n" for i in range(3)
+    )
+    folded = cnndsl.parse(staged, "staged.cnn")
+    monkeypatch.setattr(d, "MAX_BENDS", 1)
+    with pytest.raises(cnndsl.CnnDslError) as err:
+        diagram(folded, "svg", 1)
+    (diag,) = err.value.diagnostics
+    assert "c0 -> g2 alone skips 2 rows" in diag.message  # c0, g0, g1, g2: rows 1 to 4
+    assert diag.span is not None and (diag.span.line, diag.span.column) == (5, 12)
 
 
 def test_cli_writes_svg(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -309,3 +309,10 @@ def test_fields_that_shrink_forever_stay_small() -> None:
     text = explain(m, layer=m.nodes[-1].name)
     assert max(len(word) for word in re.split(r"[\s(),;x·=+−]+", text)) < 20, text
     assert "\u2248" in text
+
+
+def test_a_jump_past_the_floats_stays_a_number() -> None:
+    """1,030 strides of 2: a jump of 2**1030 overflowed a float to inf, then 0 * inf = nan."""
+    m = cnndsl.parse("input 1x1x1\nrepeat 1030 { pool max 2 same }\nconv 1 1x1\n")
+    text = explain(m, layer=m.nodes[-1].name)
+    assert "nan" not in text and "inf" not in text and "\u22481e+300" in text, text

@@ -210,7 +210,8 @@ def test_feature_maps_of_10000_layers_are_refused_before_the_run(capsys, tmp_pat
     assert status == 1 and not maps.exists()  # nothing drawn, not even the directory
     # by hand: 64 tiles of 16x16 enlarged 8x to 128: 8 columns, 8 rows; width 8 * (128 + 4)
     # + 4 = 1060, height 18 + 8 * (128 + 12 + 4) + 4 = 1174: 1,244,440 a layer, x 10,001
-    assert "the feature maps of 10,001 layers would be 12,445,644,440 pixels" in err
-    assert "over the limit of 1,000,000,000 pixels" in err and "without --feature-maps" in err
+    assert "the feature maps of 10,001 layers would count 13,445,744,440 pixels" in err
+    assert "(12,445,644,440 drawn, and 100,000 for each of 10,001 files)" in err
+    assert "over the limit of 1,000,000,000" in err and "without --feature-maps" in err
     status, _, _ = run_cli(capsys, "run", str(model), "-i", str(x))  # without: it runs
     assert status == 0

@@ -41,11 +41,15 @@ def _check_bends(model: Model, boxes: list[Unit]) -> None:
     if total <= MAX_BENDS or longest is None:
         return
     src, dst, rows = longest
-    span = model.node(dst.name).span if dst.name in model else None
+    target = dst.first or dst.name
+    span = model.node(target).span if target in model else None
     message = (
         f"the SVG diagram would need {total:,} waypoints to route its edges past the rows "
         f"they skip, over the limit of {MAX_BENDS:,}: {src.name} -> {dst.name} alone skips "
         f"{rows:,} rows"
     )
-    hint = "draw it with --format mermaid or --format dot, which leave the layout to the viewer"
+    hint = (
+        "fold blocks into boxes with --depth 1 (or 2...), or draw it with --format mermaid or "
+        "--format dot, which leave the layout to the viewer"
+    )
     raise CnnDslError([Diagnostic(message, span, hint)], model.filename)

@@ -37,6 +37,7 @@ class Unit:
     params: int
     inputs: tuple[str, ...]
     family: str  # the layer's module (conv, pool, norm...): its colour
+    first: str = ""  # the first layer in the box (where an error about it points)
 
 
 def units(model: Model, depth: int = 0, key: ScopeKey = scope_path) -> list[Unit]:
@@ -94,7 +95,8 @@ def _unit(uid: str, run: list[list[Node]], prefix: tuple[str, ...], owner: dict[
         else f"{block}: {len(nodes)} layers"
     )
     params = sum(n.params for n in nodes)
-    return Unit(uid, name, "block", detail, fmt_shape(last.shape), params, inputs, "block")
+    shape = fmt_shape(last.shape)
+    return Unit(uid, name, "block", detail, shape, params, inputs, "block", nodes[0].name)
 
 
 def _reads(nodes: list[Node], owner: dict[str, str]) -> tuple[str, ...]:
