@@ -20,7 +20,7 @@ import numpy as np
 from .ir import Model, Node
 from .layers import Weight, fmt_shape
 from .safeio import write_output
-from .viz import GAP, LABEL_H, TITLE_H, _require_pillow, check_drawing
+from .viz import GAP, LABEL_H, TITLE_H, _require_pillow, _save_png, check_drawing
 from .weights import Weights
 
 MAX_ROWS, MAX_COLS = 32, 16  # filters and input channels shown
@@ -58,10 +58,6 @@ def write_filters(model: Model, weights: Weights, outdir: str) -> list[str]:
         write_output(path, functools.partial(_save_png, canvas))
         paths.append(path)
     return paths
-
-
-def _save_png(canvas: Any, path: str) -> None:
-    canvas.save(path, format="PNG")
 
 
 def to_grey(grid: np.ndarray) -> np.ndarray:
@@ -103,11 +99,20 @@ def pixels(model: Model) -> int:
         taps = [size for size, axis in zip(w.shape, w.axes) if axis == "k"]
         rows, cols = _grid_size(n, ci)
         step, cell_h, cell_w = _cells(*([1, *taps] if len(taps) == 1 else taps))
-        left, label_h = (GAP, 0) if ci == 1 else (28, LABEL_H)
         title = _title(node, w, _note(n, ci, rows, step))
-        width = max(left + cols * (cell_w + GAP) + GAP, CHAR_PX * len(title) + 2 * GAP)
-        total += width * (TITLE_H + label_h + rows * (cell_h + GAP) + GAP)
+        *_, width, height = _size(rows, cols, cell_h, cell_w, ci > 1, CHAR_PX * len(title))
+        total += width * height
     return total
+
+
+def _size(
+    rows: int, cols: int, cell_h: int, cell_w: int, labelled: bool, title_px: int
+) -> tuple[int, int, int, int]:
+    """(left margin, label height, width, height) of a picture of rows x cols cells: row
+    and column labels when ``labelled`` (several input channels), at least the title wide."""
+    left, label_h = (28, LABEL_H) if labelled else (GAP, 0)
+    width = max(left + cols * (cell_w + GAP) + GAP, title_px + 2 * GAP)
+    return left, label_h, width, TITLE_H + label_h + rows * (cell_h + GAP) + GAP
 
 
 def _note(n: int, ci: int, rows: int, step: int) -> str:
@@ -153,13 +158,8 @@ def _picture(pil: tuple[Any, Any, Any], font: Any, node: Node, w: Weight, grid: 
     n, ci = grid.shape[:2]
     title = _title(node, w, _note(n, ci, rows, step))
     tiles = tiles[:, :, ::step, ::step]
-    left = 28 if heads else GAP  # row labels
-    label_h = LABEL_H if heads else 0
-    width = max(
-        left + cols * (cell_w + GAP) + GAP,
-        int(ImageDraw.Draw(Image.new("L", (1, 1))).textlength(title, font=font)) + 2 * GAP,
-    )
-    height = TITLE_H + label_h + rows * (cell_h + GAP) + GAP
+    title_px = int(ImageDraw.Draw(Image.new("L", (1, 1))).textlength(title, font=font))
+    left, label_h, width, height = _size(rows, cols, cell_h, cell_w, bool(heads), title_px)
     canvas = Image.new("L", (width, height), 255)
     draw = ImageDraw.Draw(canvas)
     draw.text((GAP, 3), title, fill=0, font=font)

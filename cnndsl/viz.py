@@ -108,9 +108,9 @@ def pixels(model: Model) -> int:
 
 def check_pixels(model: Model, source: str | None = None) -> None:
     """Refuse feature maps whose pictures, with FILE_PIXELS a file, pass MAX_PIXELS."""
+    n = len(model.nodes)
     hint = "run without --feature-maps, or draw a model cut after the layers to look at"
-    check_drawing(model, f"the feature maps of {len(model.nodes):,} layers", len(model.nodes),
-                  pixels(model), hint, source)  # fmt: skip
+    check_drawing(model, f"the feature maps of {n:,} layers", n, pixels(model), hint, source)
 
 
 def check_drawing(
